@@ -1,0 +1,1 @@
+"""The worker side of gradprobe: everything that imports torch lives in this package."""

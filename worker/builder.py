@@ -1,0 +1,146 @@
+"""Plan -> torch.nn.Module. Layer names are the plan's node names, in depth order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from gradprobe.plan import Plan, PlannedLayer
+from gradprobe.spec.common import InitSpec
+from worker.init import initialise, set_forget_bias
+from worker.ops import (
+    Add,
+    Concat,
+    GlobalPool,
+    Last,
+    PosEmbed,
+    SelfAttention,
+    SeqBatchNorm,
+    UnrolledRNN,
+)
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softsign": nn.Softsign,
+    "linear": nn.Identity,
+}
+Observer = Callable[[int, Tensor], None]
+
+
+def _norm(kind: str, shape: tuple[int, ...]) -> nn.Module:
+    if kind == "batch":
+        return {
+            1: lambda: nn.BatchNorm1d(shape[0]),
+            2: lambda: SeqBatchNorm(shape[1]),
+            3: lambda: nn.BatchNorm2d(shape[0]),
+        }[len(shape)]()
+    if kind == "layer":
+        return nn.GroupNorm(1, shape[0]) if len(shape) == 3 else nn.LayerNorm(shape[-1])
+    return nn.RMSNorm(shape[-1])
+
+
+def _module(layer: PlannedLayer, ins: list[tuple[int, ...]]) -> nn.Module:
+    n, x = layer.node, ins[0]
+    match n.op:
+        case "linear":
+            return nn.Linear(x[-1], n.out_features, bias=n.bias)
+        case "conv2d":
+            pad = n.kernel // 2 if n.padding == "same" else 0
+            return nn.Conv2d(x[0], n.out_channels, n.kernel, n.stride, pad, bias=n.bias)
+        case "conv_transpose2d":
+            return nn.ConvTranspose2d(x[0], n.out_channels, 2, 2, bias=n.bias)
+        case "norm":
+            return _norm(n.kind, x)
+        case "activation":
+            return ACTIVATIONS[n.fn]()
+        case "add":
+            return Add()
+        case "concat":
+            axis = (0 if len(x) == 3 else len(x) - 1) if n.axis is None else n.axis % len(x)
+            return Concat(axis + 1)
+        case "pool":
+            return nn.MaxPool2d(n.kernel) if n.kind == "max" else nn.AvgPool2d(n.kernel)
+        case "global_pool":
+            return GlobalPool(n.kind)
+        case "upsample":
+            return nn.Upsample(scale_factor=2, mode="nearest")
+        case "flatten":
+            return nn.Flatten()
+        case "dropout":
+            return nn.Dropout(n.p)
+        case "rnn":
+            return UnrolledRNN(n.cell, x[1], n.hidden, n.layers, n.bias)
+        case "last":
+            return Last()
+        case "attention":
+            return SelfAttention(x[1], n.heads, n.bias, n.causal)
+        case "pos_embed":
+            return PosEmbed(x[0], x[1])
+    raise ValueError(f"no module for op {n.op!r}")  # unreachable: the plan checked every op
+
+
+class GraphNet(nn.Module):
+    """Runs the plan's nodes in depth order. `observer`, when set (only on probed steps),
+    sees every node's output: that is where activation statistics and dL/dh hooks attach."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.names = [layer.name for layer in plan.layers]
+        position = {name: i for i, name in enumerate(self.names)}
+        position["input"] = -1
+        shapes = {layer.name: layer.shape for layer in plan.layers} | {"input": plan.data.input}
+        self.sources = [[position[i] for i in layer.inputs] for layer in plan.layers]
+        self.nodes = nn.ModuleList(
+            _module(la, [shapes[i] for i in la.inputs]) for la in plan.layers
+        )
+        self.output = position[plan.output]
+        self.observer: Observer | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        outs: list[Tensor] = []
+        for i, node in enumerate(self.nodes):
+            y = node(*[x if j < 0 else outs[j] for j in self.sources[i]])
+            if self.observer is not None:
+                self.observer(i, y)
+            outs.append(y)
+        return outs[self.output]
+
+
+def _following_activation(plan: Plan, i: int, default: str) -> str:
+    """The activation that follows layer i (for activation-aware gains), else `default`."""
+    for later in plan.layers[i + 1 : i + 4]:
+        if later.op == "activation":
+            return str(later.node.fn)
+    return default
+
+
+def build(plan: Plan, dtype: torch.dtype = torch.float32) -> GraphNet:
+    """The network of `plan`, initialised as the spec says, in `dtype`. Seed torch first."""
+    net = GraphNet(plan)
+    model_init: InitSpec = plan.init
+    for i, (layer, module) in enumerate(zip(plan.layers, net.nodes, strict=True)):
+        if layer.op not in ("linear", "conv2d", "conv_transpose2d", "rnn", "attention"):
+            continue
+        init = getattr(layer.node, "init", None) or model_init
+        if layer.op == "rnn":
+            initialise(
+                module,
+                init,
+                layer.node.cell if layer.node.cell != "lstm" else "tanh",
+                layer.node.hidden,
+            )
+            for cell in module.cells:
+                if isinstance(cell, nn.LSTMCell):
+                    set_forget_bias(cell, layer.node.forget_bias)
+        else:
+            initialise(module, init, _following_activation(plan, i, "linear"))
+    return net.to(dtype)

@@ -1,0 +1,153 @@
+"""Attaches the selected statistics to the training loop and collects what they put.
+
+The recorder is the loop's `Hooks`. It arms the forward observer the step before a probe,
+runs the statistics at the two hook points of a probed step, then copies every value the
+probe produced to the host in one transfer. Unprobed steps cost one list append (the loss
+tensor, kept so the first non-finite step is known exactly) and one cancel check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from worker.builder import GraphNet
+from worker.stats.base import Probe, Statistic, StepContext
+
+ProgressFn = Callable[[int, float | None], None]  # (step, loss) at each probe
+
+
+@dataclass
+class Recording:
+    steps: list[int] = field(default_factory=list)
+    layer: dict[str, list[list[float | None]]] = field(default_factory=lambda: defaultdict(list))
+    vectors: dict[str, list[list[list[float] | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    scalar: dict[str, list[float | None]] = field(default_factory=lambda: defaultdict(list))
+    first_nonfinite_step: int | None = None
+    probe_seconds: float = 0.0
+
+
+class Recorder:
+    def __init__(
+        self,
+        model: GraphNet,
+        stats: list[Statistic],
+        schedule: list[int],
+        target_kind: str,
+        progress: ProgressFn | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> None:
+        self.model, self.stats, self.target_kind = model, stats, target_kind
+        self.schedule = set(schedule)
+        self.forward_stats = [s for s in stats if s.forward]
+        self.n_layers = len(model.names)
+        self.applies = {s.name: [s.applies(j) for j in range(self.n_layers)] for s in stats}
+        self.progress, self.should_cancel = progress, should_cancel
+        self.rec = Recording()
+        self.pending_losses: list[Tensor] = []
+        self.pending_first_step = 0
+        self.probe: Probe | None = None
+        self.stop = False
+        self._arm(0)
+
+    def _arm(self, step: int) -> None:
+        if step in self.schedule:
+            self.probe = Probe(step)
+            if self.forward_stats:
+                self.model.observer = self._observe
+
+    def _observe(self, layer: int, out: Tensor) -> None:
+        assert self.probe is not None
+        for s in self.forward_stats:
+            s.on_output(self.probe, layer, out)
+
+    # -- hook point 1: after backward, before clipping -------------------------------
+    def after_backward(self, step: int, loss: Tensor, output: Tensor, target: Tensor) -> None:
+        self.pending_losses.append(loss.detach())
+        if self.probe is None or self.probe.step != step:
+            return
+        self.model.observer = None
+        ctx = StepContext(loss.detach(), output, target, self.target_kind)
+        for s in self.stats:
+            s.after_backward(self.probe, ctx)
+
+    # -- hook point 2: after the optimizer step ----------------------------------------
+    def after_step(self, step: int, updated: bool) -> None:
+        if self.probe is not None and self.probe.step == step:
+            for s in self.stats:
+                s.after_step(self.probe, updated)
+            self._flush(self.probe)
+            self.probe = None
+        elif len(self.pending_losses) >= 4096:  # probes far apart: bound the list
+            self._check_losses(self._host([torch.stack(self.pending_losses)])[0])
+        self._arm(step + 1)
+
+    def should_stop(self) -> bool:
+        return self.stop or (self.should_cancel is not None and self.should_cancel())
+
+    def _host(self, values: list[Tensor]) -> list[np.ndarray]:
+        """Copy tensors to the host in one transfer (a single sync per probe)."""
+        sizes = [v.numel() for v in values]
+        flat = torch.cat([v.reshape(-1).double() for v in values]).cpu().numpy()
+        return np.split(flat, np.cumsum(sizes)[:-1])
+
+    def _check_losses(self, losses: np.ndarray) -> None:
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size and self.rec.first_nonfinite_step is None:
+            self.rec.first_nonfinite_step = self.pending_first_step + int(bad[0])
+            self.stop = True
+        self.pending_first_step += len(losses)
+        self.pending_losses = []
+
+    def _flush(self, probe: Probe) -> None:
+        values = [v for _, _, v in probe.entries] + [torch.stack(self.pending_losses)]
+        host = self._host(values)
+        self._check_losses(host.pop())
+        rows: dict[str, list[float | None]] = {
+            s.name: [None] * self.n_layers for s in self.stats if s.kind == "layer"
+        }
+        vectors: dict[str, list[list[float] | None]] = {
+            s.name: [None] * self.n_layers
+            for s in self.stats
+            if s.kind in ("timestep", "histogram")
+        }
+        scalars: dict[str, float | None] = {}
+        nonfinite = False
+        for (name, layer, _), value in zip(probe.entries, host, strict=True):
+            if name in rows:
+                rows[name][layer] = float(value[0])
+                nonfinite |= not math.isfinite(value[0])
+            elif name in vectors:
+                vectors[name][layer] = value.tolist()
+            else:
+                scalars[name] = float(value[0])
+        if nonfinite and self.rec.first_nonfinite_step is None:
+            self.rec.first_nonfinite_step = probe.step
+            self.stop = True
+        self._store(probe.step, rows, vectors, scalars)
+
+    def _store(
+        self,
+        step: int,
+        rows: dict[str, list[float | None]],
+        vectors: dict[str, list[list[float] | None]],
+        scalars: dict[str, float | None],
+    ) -> None:
+        self.rec.steps.append(step)
+        for name, row in rows.items():
+            self.rec.layer[name].append(row)
+        for name, vec in vectors.items():
+            self.rec.vectors[name].append(vec)
+        for s in self.stats:
+            if s.kind == "scalar":
+                self.rec.scalar[s.name].append(scalars.get(s.name))
+        if self.progress is not None:
+            self.progress(step, scalars.get("loss"))

@@ -1,0 +1,172 @@
+"""execute(spec) -> Result: the one function the worker task and the local command call."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+import gradprobe
+from gradprobe.plan import Plan, make_plan, parse_spec
+from gradprobe.result import Histograms, LayerInfo, Result, Timesteps, Timing
+from gradprobe.spec import Caps, JobSpec
+from worker.builder import GraphNet, build
+from worker.data import load
+from worker.recorder import ProgressFn, Recorder, Recording
+from worker.schedule import bytes_per_point, probe_steps
+from worker.stats.base import layer_table
+from worker.stats.grad_histogram import BINS, EDGES
+from worker.stats.registry import selected
+from worker.summary import summarise
+from worker.trainer import TrainLog, train
+
+
+def pick_device(choice: str) -> tuple[torch.device, list[str]]:
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu"), []
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), [
+            "train.device is 'cuda' but no CUDA device is available: ran on the CPU"
+        ]
+    return torch.device("cuda"), []
+
+
+def _layers(plan: Plan) -> list[LayerInfo]:
+    return [
+        LayerInfo(
+            name=la.name,
+            op=la.op,
+            index=i,
+            params=la.params,
+            shape=list(la.shape),
+            activation=getattr(la.node, "fn", None),
+            trunk=la.trunk,
+        )
+        for i, la in enumerate(plan.layers)
+    ]
+
+
+def _timing(log: TrainLog, probed: list[int], rec: Recording) -> Timing:
+    probed_set = set(probed)
+    plain = [t for s, t in enumerate(log.step_times) if s not in probed_set]
+    probe = [t for s, t in enumerate(log.step_times) if s in probed_set]
+    base = statistics.median(plain) if plain else statistics.median(log.step_times or [0.0])
+    extra = max(sum(probe) - base * len(probe), 0.0)
+    total = sum(log.step_times) or 1.0
+    return Timing(
+        step_ms=base * 1e3, probe_overhead=extra / total, probes=len(rec.steps), total_s=log.total_s
+    )
+
+
+def _result(
+    spec: JobSpec,
+    plan: Plan,
+    rec: Recording,
+    log: TrainLog,
+    schedule: list[int],
+    device: torch.device,
+    precision: str,
+    warnings: list[str],
+) -> Result:
+    layers = _layers(plan)
+    timesteps = histograms = None
+    if "timestep_grad_norm" in rec.vectors:
+        rows = [
+            next((v for v in row if v is not None), []) for row in rec.vectors["timestep_grad_norm"]
+        ]
+        owner = next((la.name for la in reversed(layers) if la.op == "rnn"), "")
+        timesteps = Timesteps(layer=owner, steps=rec.steps, grad_norm=rows)  # type: ignore[arg-type]
+    if "grad_histogram" in rec.vectors:
+        grid = rec.vectors["grad_histogram"]
+        histograms = Histograms(
+            edges=EDGES,
+            steps=rec.steps,
+            counts=[
+                [None if v is None else [int(c) for c in v[:BINS]] for v in row] for row in grid
+            ],
+            zeros=[[None if v is None else int(v[BINS]) for v in row] for row in grid],
+        )
+    return Result(
+        spec=spec,
+        layers=layers,
+        steps=rec.steps,
+        metrics=dict(rec.layer),
+        timesteps=timesteps,
+        histograms=histograms,
+        loss=rec.scalar.get("loss", []),
+        accuracy=rec.scalar.get("accuracy") or None,
+        summary=summarise(layers, rec, spec.train.steps),
+        timing=_timing(log, schedule, rec),
+        device=str(device),
+        precision=precision,
+        warnings=warnings,
+        versions={"gradprobe": gradprobe.__version__, "torch": torch.__version__},
+    )
+
+
+def execute(
+    spec: JobSpec | dict[str, Any],
+    caps: Caps | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Result:
+    """Run `spec`'s instrumented training and return the result document.
+
+    Raises SpecError for a spec that cannot run; a run that diverges is a result (verdict
+    `diverged`), not an exception. `progress(step, loss)` is called at each probe;
+    `should_cancel()` is checked every step and ends the run early when it returns True.
+    """
+    spec = parse_spec(spec) if isinstance(spec, dict) else spec
+    caps = caps or Caps()
+    plan = make_plan(spec, caps)
+    device, warnings = pick_device(spec.train.device)
+    precision = spec.train.precision
+    if precision in ("bf16", "fp16") and device.type != "cuda":
+        warnings.append(f"{precision} autocast needs CUDA: ran in fp32")
+        precision = "fp32"
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+
+    torch.manual_seed(spec.train.seed)
+    model = build(plan, dtype).to(device)
+    batches = load(
+        spec.data,
+        plan.data,
+        spec.model.type,
+        caps,
+        spec.train.batch_size,
+        spec.train.seed,
+        device,
+        dtype,
+    )
+    stats = selected(spec.probe)
+    table = layer_table(
+        model.names,
+        [la.op for la in plan.layers],
+        [getattr(la.node, "fn", None) for la in plan.layers],
+        list(model.nodes),
+        device,
+    )
+    for s in stats:
+        s.bind(table)
+    schedule = _schedule(spec, plan, stats)
+    recorder = Recorder(model, stats, schedule, plan.data.target, progress, should_cancel)
+    log = train(model, batches, spec.train, plan.data.target, recorder, device)
+    return _result(spec, plan, recorder.rec, log, schedule, device, precision, warnings)
+
+
+def _schedule(spec: JobSpec, plan: Plan, stats: list[Any]) -> list[int]:
+    layer_metrics = sum(1 for s in stats if s.kind == "layer")
+    t = (
+        plan.data.input[0]
+        if any(s.kind == "timestep" for s in stats) and len(plan.data.input) == 2
+        else 0
+    )
+    hist = (BINS + 1) * sum(1 for la in plan.layers if la.params) if spec.probe.histograms else 0
+    per_point = bytes_per_point(len(plan.layers), layer_metrics, t, hist)
+    return probe_steps(spec.train.steps, spec.probe.every, spec.probe.max_points, per_point)
+
+
+__all__ = ["GraphNet", "execute"]

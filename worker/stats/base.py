@@ -1,0 +1,139 @@
+"""What every statistic builds on: the layer table, the per-probe buffer, the base class.
+
+A statistic is one small class with a stable `name` (a key of the result document). It
+reacts to three moments of a probed step: a node's output in the forward pass
+(`on_output`), the raw gradients after backward (`after_backward`), and the parameters
+after the optimizer step (`after_step`). It never syncs with the host: it `put`s tensors
+into the Probe, and the recorder copies everything out once per probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+Kind = Literal["layer", "timestep", "histogram", "scalar"]
+
+
+@dataclass
+class ParamGroup:
+    """One family of parameter tensors (all weights, or all biases) with their owners."""
+
+    tensors: list[Tensor]
+    owner: Tensor  # (n_tensors,) long: index into `layers` (below) of each tensor's layer
+    layers: list[int]  # layer indices (into the table) that have such parameters
+    numel: Tensor  # (len(layers),) float64: elements per layer
+
+    def per_layer(self, values: Tensor) -> Tensor:
+        """Sum per-tensor values (n_tensors,) into per-layer values (len(layers),)."""
+        out = torch.zeros(len(self.layers), dtype=values.dtype, device=values.device)
+        return out.index_add_(0, self.owner, values)
+
+
+@dataclass
+class LayerTable:
+    """Static facts about the network, built once per run."""
+
+    names: list[str]
+    ops: list[str]
+    activations: list[str | None]
+    modules: list[nn.Module]
+    weights: ParamGroup
+    biases: ParamGroup
+    device: torch.device
+
+
+def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup:
+    layers = sorted({i for i, _ in params})
+    slot = {layer: k for k, layer in enumerate(layers)}
+    owner = torch.tensor([slot[i] for i, _ in params], dtype=torch.long, device=device)
+    numel = torch.zeros(len(layers), dtype=torch.float64)
+    for i, p in params:
+        numel[slot[i]] += p.numel()
+    return ParamGroup([p for _, p in params], owner, layers, numel.to(device))
+
+
+def layer_table(
+    names: list[str],
+    ops: list[str],
+    activations: list[str | None],
+    modules: Sequence[nn.Module],
+    device: torch.device,
+) -> LayerTable:
+    """Split every layer's parameters into weights (matrices, norm scales, embeddings) and
+    biases (any parameter whose name ends in 'bias' or holds 'bias_')."""
+    weights: list[tuple[int, Tensor]] = []
+    biases: list[tuple[int, Tensor]] = []
+    for i, module in enumerate(modules):
+        for pname, p in module.named_parameters():
+            is_bias = pname.endswith("bias") or "bias_" in pname
+            (biases if is_bias else weights).append((i, p))
+    return LayerTable(
+        names,
+        ops,
+        activations,
+        list(modules),
+        _group(weights, device),
+        _group(biases, device),
+        device,
+    )
+
+
+@dataclass
+class StepContext:
+    loss: Tensor
+    output: Tensor
+    target: Tensor
+    target_kind: str
+
+
+@dataclass
+class Probe:
+    """The values one probed step produced, still on the device."""
+
+    step: int
+    entries: list[tuple[str, int, Tensor]] = field(default_factory=list)
+    scratch: dict[str, object] = field(default_factory=dict)  # per-probe memo shared by stats
+
+    def put(self, name: str, layer: int, value: Tensor) -> None:
+        self.entries.append((name, layer, value.detach().reshape(-1)))
+
+    def put_many(self, name: str, layers: Sequence[int], values: Tensor) -> None:
+        for k, layer in enumerate(layers):
+            self.entries.append((name, layer, values[k : k + 1].detach()))
+
+
+class Statistic:
+    name: ClassVar[str]
+    kind: ClassVar[Kind] = "layer"
+    forward: ClassVar[bool] = False  # needs node outputs (an activation statistic)
+
+    def bind(self, table: LayerTable) -> None:
+        self.table = table
+
+    def applies(self, layer: int) -> bool:
+        """Whether the statistic has a value for `layer` (otherwise null in the result)."""
+        return True
+
+    def on_output(self, probe: Probe, layer: int, out: Tensor) -> None: ...
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None: ...
+
+    def after_step(self, probe: Probe, updated: bool) -> None: ...
+
+
+def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
+    """Gradients of `tensors`; an unused parameter (grad None) counts as zero."""
+    return [p.grad if p.grad is not None else torch.zeros_like(p) for p in tensors]
+
+
+def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
+    """Per-tensor norms in float64, batched (one fused kernel on CUDA). Squares are summed in
+    float64, so gradients of 1e-30 do not underflow to zero as they would in float32."""
+    if not tensors:
+        return torch.zeros(0, dtype=torch.float64)
+    return torch.stack(torch._foreach_norm(tensors, ord, dtype=torch.float64))

@@ -1,0 +1,17 @@
+"""||dL/db|| per layer, over all of a layer's bias tensors."""
+
+from __future__ import annotations
+
+from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros, norms
+
+
+class BiasGradNorm(Statistic):
+    name = "bias_grad_norm"
+
+    def applies(self, layer: int) -> bool:
+        return layer in self.table.biases.layers
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        b = self.table.biases
+        squares = norms(grads_or_zeros(b.tensors)).square()
+        probe.put_many(self.name, b.layers, b.per_layer(squares).sqrt())
