@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from gradprobe.plan import Plan, PlannedLayer
+from gradprobe.plan import Plan
+from gradprobe.shapes import Shape
 from gradprobe.spec.common import InitSpec
 from worker.init import initialise, set_forget_bias
 from worker.ops import (
@@ -36,7 +38,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 Observer = Callable[[int, Tensor], None]
 
 
-def _norm(kind: str, shape: tuple[int, ...]) -> nn.Module:
+def _norm(kind: str, shape: Shape) -> nn.Module:
     if kind == "batch":
         return {
             1: lambda: nn.BatchNorm1d(shape[0]),
@@ -48,44 +50,37 @@ def _norm(kind: str, shape: tuple[int, ...]) -> nn.Module:
     return nn.RMSNorm(shape[-1])
 
 
-def _module(layer: PlannedLayer, ins: list[tuple[int, ...]]) -> nn.Module:
-    n, x = layer.node, ins[0]
-    match n.op:
-        case "linear":
-            return nn.Linear(x[-1], n.out_features, bias=n.bias)
-        case "conv2d":
-            pad = n.kernel // 2 if n.padding == "same" else 0
-            return nn.Conv2d(x[0], n.out_channels, n.kernel, n.stride, pad, bias=n.bias)
-        case "conv_transpose2d":
-            return nn.ConvTranspose2d(x[0], n.out_channels, 2, 2, bias=n.bias)
-        case "norm":
-            return _norm(n.kind, x)
-        case "activation":
-            return ACTIVATIONS[n.fn]()
-        case "add":
-            return Add()
-        case "concat":
-            axis = (0 if len(x) == 3 else len(x) - 1) if n.axis is None else n.axis % len(x)
-            return Concat(axis + 1)
-        case "pool":
-            return nn.MaxPool2d(n.kernel) if n.kind == "max" else nn.AvgPool2d(n.kernel)
-        case "global_pool":
-            return GlobalPool(n.kind)
-        case "upsample":
-            return nn.Upsample(scale_factor=2, mode="nearest")
-        case "flatten":
-            return nn.Flatten()
-        case "dropout":
-            return nn.Dropout(n.p)
-        case "rnn":
-            return UnrolledRNN(n.cell, x[1], n.hidden, n.layers, n.bias)
-        case "last":
-            return Last()
-        case "attention":
-            return SelfAttention(x[1], n.heads, n.bias, n.causal)
-        case "pos_embed":
-            return PosEmbed(x[0], x[1])
-    raise ValueError(f"no module for op {n.op!r}")  # unreachable: the plan checked every op
+def _concat(n: Any, x: Shape) -> nn.Module:
+    axis = (0 if len(x) == 3 else len(x) - 1) if n.axis is None else n.axis % len(x)
+    return Concat(axis + 1)  # +1: the batch axis
+
+
+# One constructor per op, from the node and its (first) input shape.
+MODULES: dict[str, Callable[[Any, Shape], nn.Module]] = {
+    "linear": lambda n, x: nn.Linear(x[-1], n.out_features, bias=n.bias),
+    "conv2d": lambda n, x: nn.Conv2d(
+        x[0],
+        n.out_channels,
+        n.kernel,
+        n.stride,
+        n.kernel // 2 if n.padding == "same" else 0,
+        bias=n.bias,
+    ),
+    "conv_transpose2d": lambda n, x: nn.ConvTranspose2d(x[0], n.out_channels, 2, 2, bias=n.bias),
+    "norm": lambda n, x: _norm(n.kind, x),
+    "activation": lambda n, x: ACTIVATIONS[n.fn](),
+    "add": lambda n, x: Add(),
+    "concat": _concat,
+    "pool": lambda n, x: nn.MaxPool2d(n.kernel) if n.kind == "max" else nn.AvgPool2d(n.kernel),
+    "global_pool": lambda n, x: GlobalPool(n.kind),
+    "upsample": lambda n, x: nn.Upsample(scale_factor=2, mode="nearest"),
+    "flatten": lambda n, x: nn.Flatten(),
+    "dropout": lambda n, x: nn.Dropout(n.p),
+    "rnn": lambda n, x: UnrolledRNN(n.cell, x[1], n.hidden, n.layers, n.bias),
+    "last": lambda n, x: Last(),
+    "attention": lambda n, x: SelfAttention(x[1], n.heads, n.bias, n.causal),
+    "pos_embed": lambda n, x: PosEmbed(x[0], x[1]),
+}
 
 
 class GraphNet(nn.Module):
@@ -100,7 +95,7 @@ class GraphNet(nn.Module):
         shapes = {layer.name: layer.shape for layer in plan.layers} | {"input": plan.data.input}
         self.sources = [[position[i] for i in layer.inputs] for layer in plan.layers]
         self.nodes = nn.ModuleList(
-            _module(la, [shapes[i] for i in la.inputs]) for la in plan.layers
+            MODULES[la.op](la.node, shapes[la.inputs[0]]) for la in plan.layers
         )
         self.output = position[plan.output]
         self.observer: Observer | None = None

@@ -97,21 +97,21 @@ def _checks(
             value=None if nonfinite is None else float(nonfinite),
             threshold=0.0,
             triggered=nonfinite is not None,
-            explanation=f"the loss or a gradient became NaN/Inf at step {nonfinite}: training blew up",
+            explanation=f"the loss or a gradient became NaN/Inf at step {nonfinite}",
         ),
         Check(
             name="exploding",
             value=max(ratios) if ratios else None,
             threshold=RATIO_HIGH,
             triggered=bool(ratios) and max(ratios) > RATIO_HIGH,
-            explanation="gradients grow by more than 1000x on their way back to the first layer (or step)",
+            explanation="gradients grow > 1000x on their way back to the first layer (or step)",
         ),
         Check(
             name="vanishing",
             value=min(ratios) if ratios else None,
             threshold=RATIO_LOW,
             triggered=bool(ratios) and min(ratios) < RATIO_LOW,
-            explanation="less than 1/1000 of the gradient reaches the first layer (or step): early layers barely learn",
+            explanation="< 1/1000 of the gradient reaches the first layer (or step)",
         ),
         Check(
             name="saturated",
@@ -125,7 +125,7 @@ def _checks(
             value=dead,
             threshold=DEAD_MAX,
             triggered=dead is not None and dead > DEAD_MAX,
-            explanation="most rectifier units output their floor for every example: they get no gradient",
+            explanation="most rectifier units sit at their floor for every example: no gradient",
         ),
         Check(
             name="not_training",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gradprobe.errors import SpecError
-from gradprobe.spec import AddingData, CopyData, DataSpec, DigitsData, TeacherData, UploadData
+from gradprobe.spec import AddingData, CopyData, DataSpec, DigitsData, TeacherData
 from gradprobe.spec.job import Caps
 from gradprobe.uploads import read_upload
 

@@ -9,7 +9,7 @@ Loc = tuple[str | int, ...]
 
 
 def json_path(loc: Sequence[str | int]) -> str:
-    """Render a location tuple as a JSON path: ("model", "nodes", 3, "op") -> "$.model.nodes[3].op"."""
+    """("model", "nodes", 3, "op") -> "$.model.nodes[3].op"."""
     out = "$"
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"

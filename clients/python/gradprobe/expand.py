@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from gradprobe.datashapes import DataShape
 from gradprobe.errors import Loc
 from gradprobe.spec import (
@@ -24,7 +26,6 @@ from gradprobe.spec import (
 )
 from gradprobe.spec.common import InitSpec
 from gradprobe.spec.graph import PrimitiveNode, RepeatNode
-from pydantic import TypeAdapter
 
 _NODE = TypeAdapter(PrimitiveNode)
 

@@ -30,9 +30,9 @@ def _clean_loc(raw: Any, loc: tuple[Any, ...], error_type: str) -> Loc:
     out: list[str | int] = []
     node = raw
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part not in node:
-            if any(node.get(tag) == part for tag in _TAGS):
-                continue
+        is_tag = isinstance(node, dict) and isinstance(part, str) and part not in node
+        if is_tag and any(node.get(tag) == part for tag in _TAGS):
+            continue
         out.append(part)
         node = (
             node.get(part)
@@ -90,16 +90,14 @@ class Plan:
     activation_bytes: int  # estimated activations kept for backward, whole batch
 
 
-def _order(g: Graph) -> list[PrimitiveNode]:
-    """Topological order that keeps the written order wherever it can; rejects cycles,
-    duplicate names and references to nodes that do not exist."""
+def _dependencies(g: Graph) -> list[set[int]]:
+    """For each node, the positions of the nodes it reads; rejects duplicate names and
+    references to nodes that do not exist."""
     index: dict[str, int] = {}
     for i, node in enumerate(g.nodes):
         if node.name in index or node.name == "input":
-            raise SpecError.at(
-                (*g.origins[node.name], "name"),
-                f"node name {node.name!r} is used twice or reserved",
-            )
+            loc = (*g.origins[node.name], "name")
+            raise SpecError.at(loc, f"node name {node.name!r} is used twice or reserved")
         index[node.name] = i
     deps: list[set[int]] = []
     for node in g.nodes:
@@ -108,6 +106,12 @@ def _order(g: Graph) -> list[PrimitiveNode]:
             if ref != "input" and ref not in index:
                 raise SpecError.at((*g.origins[node.name], "inputs", k), f"unknown input {ref!r}")
         deps.append({index[r] for r in refs if r != "input"})
+    return deps
+
+
+def _order(g: Graph) -> list[PrimitiveNode]:
+    """Topological order (Kahn) that keeps the written order wherever it can; rejects cycles."""
+    deps = _dependencies(g)
     users: list[list[int]] = [[] for _ in g.nodes]
     for i, d in enumerate(deps):
         for j in d:
@@ -125,9 +129,8 @@ def _order(g: Graph) -> list[PrimitiveNode]:
                 heapq.heappush(ready, u)
     if len(order) < len(g.nodes):
         stuck = next(g.nodes[i] for i, w in enumerate(waiting) if w > 0)
-        raise SpecError.at(
-            (*g.origins[stuck.name], "inputs"), f"node {stuck.name!r} is part of a cycle"
-        )
+        loc = (*g.origins[stuck.name], "inputs")
+        raise SpecError.at(loc, f"node {stuck.name!r} is part of a cycle")
     return [g.nodes[i] for i in order]
 
 
@@ -155,7 +158,8 @@ def _check_caps(spec: JobSpec, params: int, act_bytes: int, data: DataShape, cap
         (
             act_bytes > caps.max_activation_bytes,
             ("train", "batch_size"),
-            f"about {act_bytes / 2**20:,.0f} MiB of activations, over the cap of {caps.max_activation_bytes / 2**20:,.0f} MiB",
+            f"about {act_bytes / 2**20:,.0f} MiB of activations,"
+            f" over the cap of {caps.max_activation_bytes / 2**20:,.0f} MiB",
         ),
         (
             spec.train.steps > caps.max_steps,

@@ -149,7 +149,7 @@ def _rnn(node: Any, ins: list[Shape]) -> OpShape:
 
 
 def _last(node: Any, ins: list[Shape]) -> OpShape:
-    t, f = _one(node, ins, (2,), "last")
+    _, f = _one(node, ins, (2,), "last")
     return OpShape((f,), 0, 0)
 
 

@@ -64,12 +64,14 @@ def read_upload(data: UploadData, caps: Caps) -> tuple[np.ndarray, np.ndarray]:
         )
     if not (np.issubdtype(x.dtype, np.number) and np.isfinite(x).all()):
         raise SpecError.at(PATH, "x must hold finite numbers")
-    if data.task == "classify":
-        if not (np.issubdtype(y.dtype, np.number) and np.isfinite(y).all()) or y.ndim != 1:
-            raise SpecError.at(PATH, "y must be one integer class label per example")
-        if (y < 0).any() or (y != np.round(y)).any():
-            raise SpecError.at(PATH, "class labels must be integers 0..K-1")
-        return x.astype(np.float32), y.astype(np.int64)
-    if not np.isfinite(y).all():
+    return x.astype(np.float32), _targets(y, data.task)
+
+
+def _targets(y: np.ndarray, task: str) -> np.ndarray:
+    if not (np.issubdtype(y.dtype, np.number) and np.isfinite(y).all()):
         raise SpecError.at(PATH, "y must hold finite numbers")
-    return x.astype(np.float32), y.astype(np.float32).reshape(len(y), -1)
+    if task == "regress":
+        return y.astype(np.float32).reshape(len(y), -1)
+    if y.ndim != 1 or (y < 0).any() or (y != np.round(y)).any():
+        raise SpecError.at(PATH, "y must be one integer class label 0..K-1 per example")
+    return y.astype(np.int64)
