@@ -48,6 +48,11 @@ def _layers(plan: Plan) -> list[LayerInfo]:
     ]
 
 
+def _present(series: list[float | None] | None) -> list[float | None] | None:
+    """A scalar series, or None when the statistic never applied (accuracy for regression)."""
+    return series if series and any(v is not None for v in series) else None
+
+
 def _timing(log: TrainLog, probed: list[int], rec: Recording) -> Timing:
     probed_set = set(probed)
     plain = [t for s, t in enumerate(log.step_times) if s not in probed_set]
@@ -96,7 +101,7 @@ def _result(
         timesteps=timesteps,
         histograms=histograms,
         loss=rec.scalar.get("loss", []),
-        accuracy=rec.scalar.get("accuracy") or None,
+        accuracy=_present(rec.scalar.get("accuracy")),
         summary=summarise(layers, rec, spec.train.steps),
         timing=_timing(log, schedule, rec),
         device=str(device),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -26,9 +27,13 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
     try:
-        table = np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise SpecError.at(PATH, f"not a readable .csv file ({exc})") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on empty files; we raise instead
+            table = np.genfromtxt(
+                path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8"
+            )
+    except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise SpecError.at(PATH, f"not a readable .csv file with a header row ({exc})") from exc
     names = table.dtype.names or ()
     if len(names) < 2 or table.size == 0:
         raise SpecError.at(

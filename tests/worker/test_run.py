@@ -1,0 +1,83 @@
+"""Run-level behaviour of execute(): probing at init, divergence, cancellation, fallbacks,
+and the bound on the result's size."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from worker.run import execute
+from worker.schedule import METRICS_BUDGET_BYTES, probe_steps
+
+MLP = {"type": "mlp", "depth": 3, "width": 16}
+
+
+def spec(**train: Any) -> dict[str, Any]:
+    return {"model": MLP, "train": {"batch_size": 16, "device": "cpu", **train}}
+
+
+def test_steps_zero_probes_once_at_init() -> None:
+    result = execute(spec(steps=0))
+    assert result.steps == [0] and len(result.loss) == 1
+    assert result.metrics["update_ratio"][0][0] is None  # nothing was updated
+
+
+def test_probe_schedule_includes_init_and_end() -> None:
+    result = execute({**spec(steps=25), "probe": {"every": 10}})
+    assert result.steps == [0, 10, 20, 25]
+
+
+def test_divergence_is_a_verdict_not_an_exception() -> None:
+    result = execute(
+        {
+            **spec(steps=200, optimizer={"name": "sgd", "lr": 100.0, "momentum": 0.9}),
+            "probe": {"every": 50},
+        }
+    )
+    assert result.summary.verdict == "diverged"
+    first = result.summary.first_nonfinite_step
+    assert first is not None and 0 < first <= 200
+    assert result.steps[-1] < 200  # the run stopped at the next probe instead of running on
+    assert json.loads(result.model_dump_json())["summary"]["verdict"] == "diverged"  # NaN-free JSON
+
+
+def test_cancel_stops_within_a_step_and_progress_is_reported() -> None:
+    seen: list[int] = []
+    result = execute(
+        spec(steps=1000),
+        progress=lambda step, loss: seen.append(step),
+        should_cancel=lambda: len(seen) >= 2,
+    )
+    assert seen[:2] == [0, 10]
+    assert result.steps == [0, 10]
+    assert result.timing.total_s > 0
+
+
+def test_cuda_request_and_half_precision_fall_back_to_cpu() -> None:
+    result = execute(spec(steps=2, device="cuda" if False else "auto", precision="bf16"))
+    assert result.device == "cpu" and result.precision == "fp32"
+    assert any("bf16" in w for w in result.warnings)
+
+
+def test_result_size_is_bounded_whatever_the_run_length() -> None:
+    """The byte budget thins the probes: a 200-layer MLP probed every step stays small. The
+    thinning depends on layers and the budget, not on the number of steps, so 300 steps show
+    what 10,000 would."""
+    result = execute(
+        {
+            "model": {"type": "mlp", "depth": 100, "width": 4},
+            "train": {"steps": 300, "batch_size": 8, "device": "cpu"},
+            "probe": {"every": 1, "max_points": 10_000},
+        }
+    )
+    assert len(result.layers) == 201
+    metrics = json.dumps(json.loads(result.model_dump_json())["metrics"], separators=(",", ":"))
+    assert len(metrics) < METRICS_BUDGET_BYTES
+    assert 2 < len(result.steps) < 300
+    assert len(result.model_dump_json()) < 2_000_000
+
+
+def test_probe_steps_thinning_keeps_ends() -> None:
+    steps = probe_steps(10_000, 10, 200, bytes_per_point=100_000)
+    assert steps[0] == 0 and steps[-1] == 10_000 and len(steps) == 15
+    assert probe_steps(10_000, 10, 50, bytes_per_point=10)[:2] == [0, 200]
