@@ -42,7 +42,7 @@ def _flow_table(result: Result) -> Table:
     w = result.metrics.get("weight_grad_norm", [])
     a = result.metrics.get("act_grad_norm", [])
     rows = _rows(result)
-    shown = [a[first][j] for j in rows if a and a[first][j]]
+    shown = [v for j in rows if a and (v := a[first][j])]
     low, high = (min(shown), max(shown)) if shown else (1.0, 10.0)
     for j in rows:
         table.add_row(

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from gradprobe.plan import Plan
 from gradprobe.shapes import Shape
 from gradprobe.spec.common import InitSpec
+from gradprobe.spec.graph import ActivationNode, RnnNode
 from worker.init import initialise, set_forget_bias
 from worker.ops import (
     Add,
@@ -113,29 +114,27 @@ class GraphNet(nn.Module):
 def _following_activation(plan: Plan, i: int, default: str) -> str:
     """The activation that follows layer i (for activation-aware gains), else `default`."""
     for later in plan.layers[i + 1 : i + 4]:
-        if later.op == "activation":
-            return str(later.node.fn)
+        if isinstance(later.node, ActivationNode):
+            return later.node.fn
     return default
+
+
+def _init_rnn(module: UnrolledRNN, node: RnnNode, init: InitSpec) -> None:
+    initialise(module, init, "tanh" if node.cell in ("lstm", "gru") else node.cell, node.hidden)
+    for cell in module.cells:
+        if isinstance(cell, nn.LSTMCell):
+            set_forget_bias(cell, node.forget_bias)
 
 
 def build(plan: Plan, dtype: torch.dtype = torch.float32) -> GraphNet:
     """The network of `plan`, initialised as the spec says, in `dtype`. Seed torch first."""
     net = GraphNet(plan)
-    model_init: InitSpec = plan.init
     for i, (layer, module) in enumerate(zip(plan.layers, net.nodes, strict=True)):
         if layer.op not in ("linear", "conv2d", "conv_transpose2d", "rnn", "attention"):
             continue
-        init = getattr(layer.node, "init", None) or model_init
-        if layer.op == "rnn":
-            initialise(
-                module,
-                init,
-                layer.node.cell if layer.node.cell != "lstm" else "tanh",
-                layer.node.hidden,
-            )
-            for cell in module.cells:
-                if isinstance(cell, nn.LSTMCell):
-                    set_forget_bias(cell, layer.node.forget_bias)
+        init: InitSpec = getattr(layer.node, "init", None) or plan.init
+        if isinstance(layer.node, RnnNode) and isinstance(module, UnrolledRNN):
+            _init_rnn(module, layer.node, init)
         else:
             initialise(module, init, _following_activation(plan, i, "linear"))
     return net.to(dtype)

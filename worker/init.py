@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Literal, cast
 
 import torch
 from torch import nn
 
 from gradprobe.spec.common import InitSpec
+
+# nn.init.calculate_gain's names, as the type checker knows them
+Nonlinearity = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear", "selu"]
 
 # nn.init.calculate_gain knows these; other activations use ReLU's gain.
 _GAIN_NAMES = {"relu", "leaky_relu", "tanh", "sigmoid", "linear", "selu"}
@@ -16,7 +20,7 @@ _GAIN_NAMES = {"relu", "leaky_relu", "tanh", "sigmoid", "linear", "selu"}
 def _init_weight(w: torch.Tensor, init: InitSpec, activation: str) -> None:
     scheme = init.scheme
     fan_in = w.shape[1] * (w[0][0].numel() if w.dim() > 2 else 1)
-    nonlinearity = activation if activation in _GAIN_NAMES else "relu"
+    nonlinearity = cast(Nonlinearity, activation if activation in _GAIN_NAMES else "relu")
     if scheme == "xavier_uniform":
         nn.init.xavier_uniform_(w, gain=init.gain)
     elif scheme == "xavier_normal":

@@ -77,12 +77,12 @@ def _result(
 ) -> Result:
     layers = _layers(plan)
     timesteps = histograms = None
-    if "timestep_grad_norm" in rec.vectors:
+    if rec.vectors.get("timestep_grad_norm") and any(la.op == "rnn" for la in layers):
         rows = [
             next((v for v in row if v is not None), []) for row in rec.vectors["timestep_grad_norm"]
         ]
         owner = next((la.name for la in reversed(layers) if la.op == "rnn"), "")
-        timesteps = Timesteps(layer=owner, steps=rec.steps, grad_norm=rows)  # type: ignore[arg-type]
+        timesteps = Timesteps(layer=owner, steps=rec.steps, grad_norm=rows)
     if "grad_histogram" in rec.vectors:
         grid = rec.vectors["grad_histogram"]
         histograms = Histograms(

@@ -154,7 +154,7 @@ def summarise(layers: list[LayerInfo], rec: Recording, steps: int) -> Summary:
         first_nonfinite_step=rec.first_nonfinite_step,
         checks=checks,
         **facts,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _fmt(v: float | None) -> str:

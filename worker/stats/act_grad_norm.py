@@ -1,13 +1,14 @@
 """||dL/dh_l|| for every node output h_l: the backpropagated gradient, the flow itself
 (Glorot & Bengio 2010). It can vanish while weight-gradient norms look flat, so both are kept.
-Taken with a tensor hook, so it is the full gradient summed over every consumer of h_l."""
+
+A tensor hook on each output receives the full gradient (summed over every consumer of h_l)
+and only keeps a reference; after backward all norms are taken in one batched call."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic
+from worker.stats.base import Probe, Statistic, StepContext, norms
 
 
 class ActGradNorm(Statistic):
@@ -16,7 +17,10 @@ class ActGradNorm(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if out.requires_grad:
-            out.register_hook(lambda g: self._record(probe, layer, g))
+            grads: dict[int, Tensor] = probe.scratch.setdefault(self.name, {})  # type: ignore[assignment]
+            out.register_hook(lambda g: grads.__setitem__(layer, g))
 
-    def _record(self, probe: Probe, layer: int, grad: Tensor) -> None:
-        probe.put(self.name, layer, torch.linalg.vector_norm(grad, dtype=torch.float64))
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        grads: dict[int, Tensor] = probe.scratch.pop(self.name, {})  # type: ignore[assignment]
+        layers = sorted(grads)
+        probe.put_many(self.name, layers, norms([grads[j] for j in layers]))

@@ -1,5 +1,8 @@
 """||dL/dh_t|| at every time step t of the top layer of the last recurrent node: how much
-gradient reaches step t, i.e. vanishing (or exploding) through time."""
+gradient reaches step t, i.e. vanishing (or exploding) through time.
+
+Hooks on each h_t keep a reference to its full gradient (through the recurrence and the
+read-out); after backward the T norms are taken in one batched call."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import torch
 from torch import Tensor
 
 from worker.ops import UnrolledRNN
-from worker.stats.base import LayerTable, Probe, Statistic
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext, norms
 
 
 class TimestepGradNorm(Statistic):
@@ -30,16 +33,15 @@ class TimestepGradNorm(Statistic):
         if layer != self.layer:
             return
         states = self.module.states
-        slots: list[Tensor | None] = [None] * len(states)
+        grads: list[Tensor | None] = [None] * len(states)
+        probe.scratch[self.name] = grads
         for t, h in enumerate(states):
             if h.requires_grad:
-                h.register_hook(lambda g, t=t: self._record(probe, slots, t, g))
+                h.register_hook(lambda g, t=t: grads.__setitem__(t, g))
 
-    def _record(self, probe: Probe, slots: list[Tensor | None], t: int, grad: Tensor) -> None:
-        slots[t] = torch.linalg.vector_norm(grad, dtype=torch.float64)
-        if t == 0:  # backward reaches h_0 last: every slot is filled
-            filled = [
-                s if s is not None else torch.zeros((), dtype=torch.float64, device=grad.device)
-                for s in slots
-            ]
-            probe.put(self.name, self.layer or 0, torch.stack(filled))
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        grads: list[Tensor | None] | None = probe.scratch.pop(self.name, None)  # type: ignore[assignment]
+        if grads is None or self.layer is None:
+            return
+        present = [g if g is not None else torch.zeros(1, device=self.table.device) for g in grads]
+        probe.put(self.name, self.layer, norms(present))

@@ -26,7 +26,7 @@ class UpdateRatio(Statistic):
             return
         w = self.table.weights
         after = [p.detach() for p in w.tensors]
-        delta = torch._foreach_sub(after, before)
+        delta = list(torch._foreach_sub(after, before))
         moved = w.per_layer(norms(delta).square()).sqrt()
         size = w.per_layer(norms(before).square()).sqrt()
         probe.put_many(self.name, w.layers, moved / size)

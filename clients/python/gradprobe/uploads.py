@@ -44,9 +44,9 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
         raise SpecError.at(
             ("data", "target"), f"no column {column!r}; the header has {list(names)}"
         )
-    table = np.atleast_1d(table)
-    x = np.stack([table[n] for n in names if n != column], axis=1)
-    return x, table[column]
+    columns = {n: np.atleast_1d(table[n]) for n in names}  # type: ignore[call-overload]  # a one-row file reads as a scalar
+    x = np.stack([columns[n] for n in names if n != column], axis=1)
+    return x, columns[column]
 
 
 def read_upload(data: UploadData, caps: Caps) -> tuple[np.ndarray, np.ndarray]:
