@@ -50,8 +50,10 @@ def q_star(act: str, sigma_w: float, sigma_b: float, q0: float = 1.0) -> float:
     q = q0
     for _ in range(10_000):
         new = sigma_w**2 * gauss_mean(lambda x: phi(x) ** 2, q) + sigma_b**2
-        if abs(new - q) <= 1e-15 * max(q, 1e-300):
-            break
+        if new < 1e-300:  # tanh, sigma_b = 0, sigma_w <= 1: q* = 0
+            return 0.0
+        if abs(new - q) <= 1e-14 * q:
+            return new
         q = new
     return q
 
