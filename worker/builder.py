@@ -128,7 +128,7 @@ def _init_rnn(module: UnrolledRNN, node: RnnNode, init: InitSpec) -> None:
 
 def build(plan: Plan, dtype: torch.dtype = torch.float32) -> GraphNet:
     """The network of `plan`, initialised as the spec says, in `dtype`. Seed torch first."""
-    net = GraphNet(plan)
+    net = GraphNet(plan).to(dtype)  # initialise in the run's precision (fp64 inits stay exact)
     for i, (layer, module) in enumerate(zip(plan.layers, net.nodes, strict=True)):
         if layer.op not in ("linear", "conv2d", "conv_transpose2d", "rnn", "attention"):
             continue
@@ -137,4 +137,4 @@ def build(plan: Plan, dtype: torch.dtype = torch.float32) -> GraphNet:
             _init_rnn(module, layer.node, init)
         else:
             initialise(module, init, _following_activation(plan, i, "linear"))
-    return net.to(dtype)
+    return net
