@@ -9,10 +9,12 @@ into the Probe, and the recorder copies everything out once per probe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -99,6 +101,12 @@ class Probe:
     entries: list[tuple[str, int, Tensor]] = field(default_factory=list)
     scratch: dict[str, object] = field(default_factory=dict)  # per-probe memo shared by stats
 
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A value several statistics need (e.g. the weight norms), computed once per probe."""
+        if key not in self.scratch:
+            self.scratch[key] = compute()
+        return self.scratch[key]
+
     def put(self, name: str, layer: int, value: Tensor) -> None:
         self.entries.append((name, layer, value.detach().reshape(-1)))
 
@@ -131,9 +139,37 @@ def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
     return [p.grad if p.grad is not None else torch.zeros_like(p) for p in tensors]
 
 
+# A float32 L2 norm below this may have lost elements whose squares underflowed (< 2^-126).
+TINY_NORM = 2.0**-30
+
+
 def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
-    """Per-tensor norms in float64, batched (one fused kernel on CUDA). Squares are summed in
-    float64, so gradients of 1e-30 do not underflow to zero as they would in float32."""
+    """Per-tensor norms as float64, exact for tiny gradients: a 50-layer sigmoid net has
+    gradients of 1e-30, whose float32 squares underflow to 0.
+
+    float64 inputs, and L1 norms (no squares), are computed directly. For L2 on the CPU,
+    float32 norms (fast) are recomputed in float64 only where they come out tiny (reading
+    them on the host costs nothing there). On an accelerator each tensor is scaled by a power
+    of two (exact) that brings its largest element near 1, then normed: no host sync."""
     if not tensors:
         return torch.zeros(0, dtype=torch.float64)
-    return torch.stack(torch._foreach_norm(tensors, ord, dtype=torch.float64))
+    if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
+        return torch.stack(torch._foreach_norm(tensors, ord)).double()
+    if tensors[0].device.type == "cpu":
+        return _norms_rechecked(tensors)
+    return _norms_scaled(tensors)
+
+
+def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
+    fast = torch.stack(torch._foreach_norm(tensors)).double()
+    for k in np.flatnonzero(fast.numpy() < TINY_NORM):  # a CPU tensor's own memory: no copy
+        fast[k] = torch.linalg.vector_norm(tensors[k].double())
+    return fast
+
+
+def _norms_scaled(tensors: list[Tensor]) -> Tensor:
+    largest = torch.stack(torch._foreach_norm(tensors, math.inf)).double()
+    exponent = torch.floor(torch.log2(largest)).clamp(-126, 126)  # 2^e stays a float32 normal
+    scale = torch.where(largest > 0, torch.exp2(-exponent), torch.ones_like(largest))
+    scaled = torch._foreach_mul(tensors, list(scale.float().unbind()))
+    return torch.stack(torch._foreach_norm(scaled)).double() / scale

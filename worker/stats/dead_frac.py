@@ -6,18 +6,18 @@ be read off the output: no value for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic
 
 SELU_LA = 1.0507009873554805 * 1.6732632423543772  # lambda * alpha: SELU's peak slope
-DEAD: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": lambda y: y <= 0,
-    "leaky_relu": lambda y: y < 0,
-    "elu": lambda y: (y + 1.0) < 0.02,  # derivative e^z = y + 1 for z < 0; peak 1
-    "selu": lambda y: (y + SELU_LA) < 0.02 * SELU_LA,  # derivative y + lambda*alpha for z < 0
+# A unit is dead when even its largest output over the batch is below the floor:
+# (floor, inclusive). ELU: derivative e^z = y + 1 for z < 0, peak 1; SELU: y + lambda*alpha.
+FLOOR: dict[str, tuple[float, bool]] = {
+    "relu": (0.0, True),
+    "leaky_relu": (0.0, False),
+    "elu": (0.02 - 1.0, False),
+    "selu": (0.02 * SELU_LA - SELU_LA, False),
 }
 
 
@@ -26,10 +26,12 @@ class DeadFrac(Statistic):
     forward = True
 
     def applies(self, layer: int) -> bool:
-        return self.table.activations[layer] in DEAD
+        return self.table.activations[layer] in FLOOR
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         fn = self.table.activations[layer]
-        if fn in DEAD:
-            dead_everywhere = DEAD[fn](out.detach()).all(dim=0)  # per unit, over the batch
-            probe.put(self.name, layer, dead_everywhere.float().mean())
+        if fn in FLOOR:
+            floor, inclusive = FLOOR[fn]
+            top = out.detach().amax(dim=0)  # per unit, its largest output over the batch
+            dead = top <= floor if inclusive else top < floor
+            probe.put(self.name, layer, dead.float().mean())

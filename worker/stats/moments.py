@@ -1,5 +1,6 @@
 """Mean and variance of a node output, computed once per probe for every statistic that
-needs them (one fused kernel instead of two)."""
+needs them. Two passes (mean, then the norm of the deviations): accurate when the mean is
+large against the spread, and much faster on the CPU than torch.var_mean."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from worker.stats.base import Probe
 
 
 def moments(probe: Probe, layer: int, out: Tensor) -> tuple[Tensor, Tensor]:
-    """(variance, mean) of `out` over every element, in float32 at least."""
-    key = f"moments/{layer}"
-    cached = probe.scratch.get(key)
-    if cached is None:
+    """(variance, mean) of `out` over every element (population variance), float32 at least."""
+
+    def compute() -> tuple[Tensor, Tensor]:
         x = out.detach()
-        cached = torch.var_mean(x if x.dtype == torch.float64 else x.float(), correction=0)
-        probe.scratch[key] = cached
-    return cached  # type: ignore[return-value]
+        x = x if x.dtype == torch.float64 else x.float()
+        mean = x.mean()
+        spread = torch.linalg.vector_norm(x - mean)
+        return spread.square() / x.numel(), mean
+
+    return probe.cached(f"moments/{layer}", compute)

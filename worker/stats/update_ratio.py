@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from worker.stats.base import Probe, Statistic, StepContext, norms
+from worker.stats.weight_norm import weight_norms
 
 
 class UpdateRatio(Statistic):
@@ -18,6 +19,7 @@ class UpdateRatio(Statistic):
         return layer in self.table.weights.layers
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        weight_norms(probe, self.table)  # ||W_before||, shared with weight_norm
         probe.scratch[self.name] = [p.detach().clone() for p in self.table.weights.tensors]
 
     def after_step(self, probe: Probe, updated: bool) -> None:
@@ -25,8 +27,6 @@ class UpdateRatio(Statistic):
         if not updated or not isinstance(before, list):
             return
         w = self.table.weights
-        after = [p.detach() for p in w.tensors]
-        delta = list(torch._foreach_sub(after, before))
-        moved = w.per_layer(norms(delta).square()).sqrt()
-        size = w.per_layer(norms(before).square()).sqrt()
-        probe.put_many(self.name, w.layers, moved / size)
+        torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # in place: W_before - W_after
+        moved = w.per_layer(norms(before).square()).sqrt()
+        probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

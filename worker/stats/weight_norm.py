@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, norms
+from torch import Tensor
+
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext, norms
+
+
+def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
+    """Per-layer ||W|| at this probe, computed once and shared (update_ratio divides by it)."""
+    w = table.weights
+
+    def compute() -> Tensor:
+        return w.per_layer(norms([p.detach() for p in w.tensors]).square()).sqrt()
+
+    return probe.cached("weight_norms", compute)
 
 
 class WeightNorm(Statistic):
@@ -12,6 +24,4 @@ class WeightNorm(Statistic):
         return layer in self.table.weights.layers
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        w = self.table.weights
-        squares = norms([p.detach() for p in w.tensors]).square()
-        probe.put_many(self.name, w.layers, w.per_layer(squares).sqrt())
+        probe.put_many(self.name, self.table.weights.layers, weight_norms(probe, self.table))

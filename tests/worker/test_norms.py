@@ -1,0 +1,40 @@
+"""The norm helper every gradient statistic uses: exact for tiny values on both of its paths
+(the CPU's recheck and the accelerator's power-of-two scaling, run here on CPU tensors)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from worker.stats.base import _norms_rechecked, _norms_scaled, norms
+
+
+@pytest.fixture
+def tensors() -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    scales = [1.0, 1e-3, 1e-20, 1e-30, 1e-38, 1e6, 0.0]
+    return [torch.randn(64, 33, generator=gen) * s for s in scales]
+
+
+def reference(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([torch.linalg.vector_norm(t.double()) for t in tensors])
+
+
+@pytest.mark.parametrize("path", [_norms_rechecked, _norms_scaled, norms])
+def test_l2_norms_are_exact_for_tiny_tensors(path, tensors: list[torch.Tensor]) -> None:  # type: ignore[no-untyped-def]
+    got, want = path(tensors), reference(tensors)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=0.0)
+    assert got[3] > 0 and got[-1] == 0  # 1e-30 survives; an all-zero tensor stays zero
+
+
+def test_float32_alone_would_underflow(tensors: list[torch.Tensor]) -> None:
+    assert torch.linalg.vector_norm(tensors[3]) == 0  # why the helper exists
+
+
+def test_l1_and_float64(tensors: list[torch.Tensor]) -> None:
+    l1 = norms(tensors, ord=1.0)  # sums of |x| cannot underflow; float32 accumulation
+    want = torch.stack([t.double().abs().sum() for t in tensors])
+    torch.testing.assert_close(l1, want, rtol=1e-5, atol=0.0)
+    doubles = [t.double() for t in tensors]
+    torch.testing.assert_close(norms(doubles), reference(tensors), rtol=1e-12, atol=0.0)
