@@ -8,7 +8,6 @@ tensor, kept so the first non-finite step is known exactly) and one cancel check
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +54,8 @@ class Recorder:
         self.pending_losses: list[Tensor] = []
         self.pending_first_step = 0
         self.probe: Probe | None = None
+        self.ctx: StepContext | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
         self.stop = False
         self._arm(0)
 
@@ -69,23 +70,26 @@ class Recorder:
         for s in self.forward_stats:
             s.on_output(self.probe, layer, out)
 
+    def start(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+
     # -- hook point 1: after backward, before clipping -------------------------------
     def after_backward(self, step: int, loss: Tensor, output: Tensor, target: Tensor) -> None:
         self.pending_losses.append(loss.detach())
         if self.probe is None or self.probe.step != step:
             return
         self.model.observer = None
-        ctx = StepContext(loss.detach(), output, target, self.target_kind)
+        self.ctx = StepContext(loss.detach(), output, target, self.target_kind, self.optimizer)
         for s in self.stats:
-            s.after_backward(self.probe, ctx)
+            s.after_backward(self.probe, self.ctx)
 
     # -- hook point 2: after the optimizer step ----------------------------------------
     def after_step(self, step: int, updated: bool) -> None:
-        if self.probe is not None and self.probe.step == step:
+        if self.probe is not None and self.probe.step == step and self.ctx is not None:
             for s in self.stats:
-                s.after_step(self.probe, updated)
+                s.after_step(self.probe, self.ctx, updated)
             self._flush(self.probe)
-            self.probe = None
+            self.probe = self.ctx = None
         elif len(self.pending_losses) >= 4096:  # probes far apart: bound the list
             self._check_losses(self._host([torch.stack(self.pending_losses)])[0])
         self._arm(step + 1)
@@ -96,7 +100,7 @@ class Recorder:
     def _host(self, values: list[Tensor]) -> list[np.ndarray]:
         """Copy tensors to the host in one transfer (a single sync per probe)."""
         sizes = [v.numel() for v in values]
-        flat = torch.cat([v.reshape(-1).double() for v in values]).cpu().numpy()
+        flat = torch.cat([v.reshape(-1) for v in values]).double().cpu().numpy()  # cat promotes
         return np.split(flat, np.cumsum(sizes)[:-1])
 
     def _check_losses(self, losses: np.ndarray) -> None:
@@ -121,12 +125,13 @@ class Recorder:
         }
         scalars: dict[str, float | None] = {}
         nonfinite = False
-        for (name, layer, _), value in zip(probe.entries, host, strict=True):
+        for (name, layers, _), value in zip(probe.entries, host, strict=True):
             if name in rows:
-                rows[name][layer] = float(value[0])
-                nonfinite |= not math.isfinite(value[0])
+                for layer, v in zip(layers, value.tolist(), strict=True):
+                    rows[name][layer] = v
+                nonfinite |= not bool(np.isfinite(value).all())
             elif name in vectors:
-                vectors[name][layer] = value.tolist()
+                vectors[name][layers[0]] = value.tolist()
             else:
                 scalars[name] = float(value[0])
         if nonfinite and self.rec.first_nonfinite_step is None:

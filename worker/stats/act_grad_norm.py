@@ -17,10 +17,10 @@ class ActGradNorm(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if out.requires_grad:
-            grads: dict[int, Tensor] = probe.scratch.setdefault(self.name, {})  # type: ignore[assignment]
+            grads: dict[int, Tensor] = probe.scratch.setdefault(self.name, {})
             out.register_hook(lambda g: grads.__setitem__(layer, g))
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        grads: dict[int, Tensor] = probe.scratch.pop(self.name, {})  # type: ignore[assignment]
+        grads: dict[int, Tensor] = probe.scratch.pop(self.name, {})
         layers = sorted(grads)
         probe.put_many(self.name, layers, norms([grads[j] for j in layers]))

@@ -13,4 +13,4 @@ class ActMean(Statistic):
     forward = True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        probe.put(self.name, layer, moments(probe, layer, out)[1])
+        probe.put(self.name, layer, moments(probe, layer, out)[0])

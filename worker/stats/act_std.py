@@ -13,4 +13,4 @@ class ActStd(Statistic):
     forward = True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        probe.put(self.name, layer, moments(probe, layer, out)[0].sqrt())
+        probe.put(self.name, layer, moments(probe, layer, out)[1])

@@ -91,15 +91,18 @@ class StepContext:
     output: Tensor
     target: Tensor
     target_kind: str
+    optimizer: torch.optim.Optimizer | None = None
 
 
 @dataclass
 class Probe:
-    """The values one probed step produced, still on the device."""
+    """The values one probed step produced, still on the device. An entry is (statistic,
+    layers, values): one value per layer for per-layer statistics, or one layer and a
+    vector for per-layer vectors (time steps, histogram bins)."""
 
     step: int
-    entries: list[tuple[str, int, Tensor]] = field(default_factory=list)
-    scratch: dict[str, object] = field(default_factory=dict)  # per-probe memo shared by stats
+    entries: list[tuple[str, list[int], Tensor]] = field(default_factory=list)
+    scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value several statistics need (e.g. the weight norms), computed once per probe."""
@@ -108,11 +111,10 @@ class Probe:
         return self.scratch[key]
 
     def put(self, name: str, layer: int, value: Tensor) -> None:
-        self.entries.append((name, layer, value.detach().reshape(-1)))
+        self.entries.append((name, [layer], value.detach().reshape(-1)))
 
     def put_many(self, name: str, layers: Sequence[int], values: Tensor) -> None:
-        for k, layer in enumerate(layers):
-            self.entries.append((name, layer, values[k : k + 1].detach()))
+        self.entries.append((name, list(layers), values.detach().reshape(-1)))
 
 
 class Statistic:
@@ -131,7 +133,7 @@ class Statistic:
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None: ...
 
-    def after_step(self, probe: Probe, updated: bool) -> None: ...
+    def after_step(self, probe: Probe, ctx: StepContext, updated: bool) -> None: ...
 
 
 def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
@@ -162,8 +164,15 @@ def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
 
 def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
     fast = torch.stack(torch._foreach_norm(tensors)).double()
-    for k in np.flatnonzero(fast.numpy() < TINY_NORM):  # a CPU tensor's own memory: no copy
-        fast[k] = torch.linalg.vector_norm(tensors[k].double())
+    tiny = np.flatnonzero(fast.numpy() < TINY_NORM)  # a CPU tensor's own memory: no copy
+    scale = 1.0
+    while tiny.size:  # scale the tiny ones by 2^80 (exact) until their squares are safe
+        scale *= 2.0**80
+        again = torch.stack(
+            torch._foreach_norm(torch._foreach_mul([tensors[k] for k in tiny], scale))
+        )
+        fast[torch.from_numpy(tiny)] = again.double() / scale
+        tiny = tiny[(again.numpy() < TINY_NORM) & (again.numpy() > 0) & (scale < 2.0**240)]
     return fast
 
 

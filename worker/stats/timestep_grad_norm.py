@@ -23,7 +23,9 @@ class TimestepGradNorm(Statistic):
         rnns = [i for i, m in enumerate(table.modules) if isinstance(m, UnrolledRNN)]
         self.layer = rnns[-1] if rnns else None
         if self.layer is not None:
-            self.module: UnrolledRNN = table.modules[self.layer]  # type: ignore[assignment]
+            module = table.modules[self.layer]
+            assert isinstance(module, UnrolledRNN)
+            self.module = module
             self.module.keep_states = True  # references only: autograd holds these anyway
 
     def applies(self, layer: int) -> bool:
@@ -40,7 +42,7 @@ class TimestepGradNorm(Statistic):
                 h.register_hook(lambda g, t=t: grads.__setitem__(t, g))
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        grads: list[Tensor | None] | None = probe.scratch.pop(self.name, None)  # type: ignore[assignment]
+        grads: list[Tensor | None] | None = probe.scratch.pop(self.name, None)
         if grads is None or self.layer is None:
             return
         present = [g if g is not None else torch.zeros(1, device=self.table.device) for g in grads]
