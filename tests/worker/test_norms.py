@@ -12,7 +12,7 @@ from worker.stats.base import _norms_rechecked, _norms_scaled, norms
 @pytest.fixture
 def tensors() -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    scales = [1.0, 1e-3, 1e-20, 1e-30, 1e-38, 1e6, 0.0]
+    scales = [1.0, 1e-3, 1e-20, 1e-30, 1e-38, 1e6, 0.0, 1e-44]
     return [torch.randn(64, 33, generator=gen) * s for s in scales]
 
 
@@ -25,7 +25,7 @@ def test_l2_norms_are_exact_for_tiny_tensors(path, tensors: list[torch.Tensor]) 
     got, want = path(tensors), reference(tensors)
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, want, rtol=1e-6, atol=0.0)
-    assert got[3] > 0 and got[-1] == 0  # 1e-30 survives; an all-zero tensor stays zero
+    assert got[3] > 0 and got[6] == 0 and got[7] > 0  # 1e-30 and subnormals survive; zeros stay 0
 
 
 def test_float32_alone_would_underflow(tensors: list[torch.Tensor]) -> None:

@@ -165,14 +165,13 @@ def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
 def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
     fast = torch.stack(torch._foreach_norm(tensors)).double()
     tiny = np.flatnonzero(fast.numpy() < TINY_NORM)  # a CPU tensor's own memory: no copy
-    scale = 1.0
-    while tiny.size:  # scale the tiny ones by 2^80 (exact) until their squares are safe
-        scale *= 2.0**80
-        again = torch.stack(
-            torch._foreach_norm(torch._foreach_mul([tensors[k] for k in tiny], scale))
-        )
+    scaled, scale = [tensors[k] for k in tiny], 1.0
+    while tiny.size:  # multiply the tiny ones by 2^80 (exact) until their squares are safe
+        scaled, scale = torch._foreach_mul(scaled, 2.0**80), scale * 2.0**80
+        again = torch.stack(torch._foreach_norm(scaled))
         fast[torch.from_numpy(tiny)] = again.double() / scale
-        tiny = tiny[(again.numpy() < TINY_NORM) & (again.numpy() > 0) & (scale < 2.0**240)]
+        redo = (again.numpy() < TINY_NORM) & (again.numpy() > 0)  # all-zero tensors are done
+        tiny, scaled = tiny[redo], [t for t, r in zip(scaled, redo, strict=True) if r]
     return fast
 
 
