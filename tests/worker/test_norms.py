@@ -38,3 +38,27 @@ def test_l1_and_float64(tensors: list[torch.Tensor]) -> None:
     torch.testing.assert_close(l1, want, rtol=1e-5, atol=0.0)
     doubles = [t.double() for t in tensors]
     torch.testing.assert_close(norms(doubles), reference(tensors), rtol=1e-12, atol=0.0)
+
+
+def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread() -> None:
+    """The shifted one-pass sums used for act_mean/act_std against a float64 two-pass."""
+    from worker.stats import moments
+    from worker.stats.base import Probe
+
+    gen = torch.Generator().manual_seed(1)
+    outs = [
+        1000.0 + 1e-2 * torch.randn(128, 64, generator=gen),  # mean / std = 1e5
+        torch.sigmoid(torch.randn(64, 32, generator=gen) * 0.01),  # sigmoid near 0.5
+        torch.zeros(16, 8),
+        torch.randn(32, 3, 8, 8, generator=gen),
+    ]
+    probe = Probe(0)
+    for j, out in enumerate(outs):
+        moments.observe(probe, j, out)
+    layers, mean, std = moments.table(probe)
+    assert layers == [0, 1, 2, 3]
+    for j, out in enumerate(outs):
+        x = out.double()
+        spread = float(x.std(correction=0))  # float32 sums: the mean is good to ~1e-7 of the spread
+        assert float(mean[j]) == pytest.approx(float(x.mean()), rel=1e-6, abs=1e-6 * spread + 1e-12)
+        assert float(std[j]) == pytest.approx(float(x.std(correction=0)), rel=1e-4, abs=1e-12)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic
-from worker.stats.moments import moments
+from worker.stats import moments
+from worker.stats.base import Probe, Statistic, StepContext
 
 
 class ActMean(Statistic):
@@ -13,4 +13,8 @@ class ActMean(Statistic):
     forward = True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        probe.put(self.name, layer, moments(probe, layer, out)[0])
+        moments.observe(probe, layer, out)
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        layers, mean, _ = moments.table(probe)
+        probe.put_many(self.name, layers, mean)

@@ -1,11 +1,11 @@
-"""Standard deviation of each node's output over the batch and all units."""
+"""Standard deviation (population) of each node's output over the batch and all units."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic
-from worker.stats.moments import moments
+from worker.stats import moments
+from worker.stats.base import Probe, Statistic, StepContext
 
 
 class ActStd(Statistic):
@@ -13,4 +13,8 @@ class ActStd(Statistic):
     forward = True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        probe.put(self.name, layer, moments(probe, layer, out)[1])
+        moments.observe(probe, layer, out)
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        layers, _, std = moments.table(probe)
+        probe.put_many(self.name, layers, std)

@@ -98,11 +98,13 @@ class StepContext:
 class Probe:
     """The values one probed step produced, still on the device. An entry is (statistic,
     layers, values): one value per layer for per-layer statistics, or one layer and a
-    vector for per-layer vectors (time steps, histogram bins)."""
+    vector for per-layer vectors (time steps, histogram bins). Single values put one layer
+    at a time are gathered per statistic and stacked once, at the end."""
 
     step: int
-    entries: list[tuple[str, list[int], Tensor]] = field(default_factory=list)
     scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
+    _entries: list[tuple[str, list[int], Tensor]] = field(default_factory=list)
+    _singles: dict[str, tuple[list[int], list[Tensor]]] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value several statistics need (e.g. the weight norms), computed once per probe."""
@@ -111,10 +113,20 @@ class Probe:
         return self.scratch[key]
 
     def put(self, name: str, layer: int, value: Tensor) -> None:
-        self.entries.append((name, [layer], value.detach().reshape(-1)))
+        if value.numel() == 1:
+            layers, values = self._singles.setdefault(name, ([], []))
+            layers.append(layer)
+            values.append(value.detach().reshape(()))
+        else:
+            self._entries.append((name, [layer], value.detach().reshape(-1)))
 
     def put_many(self, name: str, layers: Sequence[int], values: Tensor) -> None:
-        self.entries.append((name, list(layers), values.detach().reshape(-1)))
+        self._entries.append((name, list(layers), values.detach().reshape(-1)))
+
+    @property
+    def entries(self) -> list[tuple[str, list[int], Tensor]]:
+        singles = [(n, layers, torch.stack(vs)) for n, (layers, vs) in self._singles.items()]
+        return self._entries + singles
 
 
 class Statistic:
@@ -167,7 +179,7 @@ def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
     tiny = np.flatnonzero(fast.numpy() < TINY_NORM)  # a CPU tensor's own memory: no copy
     scaled, scale = [tensors[k] for k in tiny], 1.0
     while tiny.size:  # multiply the tiny ones by 2^80 (exact) until their squares are safe
-        scaled, scale = torch._foreach_mul(scaled, 2.0**80), scale * 2.0**80
+        scaled, scale = list(torch._foreach_mul(scaled, 2.0**80)), scale * 2.0**80
         again = torch.stack(torch._foreach_norm(scaled))
         fast[torch.from_numpy(tiny)] = again.double() / scale
         redo = (again.numpy() < TINY_NORM) & (again.numpy() > 0)  # all-zero tensors are done
