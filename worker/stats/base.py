@@ -176,14 +176,19 @@ def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
 
 def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
     fast = torch.stack(torch._foreach_norm(tensors)).double()
-    tiny = np.flatnonzero(fast.numpy() < TINY_NORM)  # a CPU tensor's own memory: no copy
-    scaled, scale = [tensors[k] for k in tiny], 1.0
-    while tiny.size:  # multiply the tiny ones by 2^80 (exact) until their squares are safe
-        scaled, scale = list(torch._foreach_mul(scaled, 2.0**80)), scale * 2.0**80
-        again = torch.stack(torch._foreach_norm(scaled))
-        fast[torch.from_numpy(tiny)] = again.double() / scale
-        redo = (again.numpy() < TINY_NORM) & (again.numpy() > 0)  # all-zero tensors are done
-        tiny, scaled = tiny[redo], [t for t, r in zip(scaled, redo, strict=True) if r]
+    values = fast.numpy()  # a CPU tensor's own memory: no copy
+    tiny = np.flatnonzero(values < TINY_NORM)
+    if tiny.size:
+        # Scale each tiny tensor by a power of two (exact) that brings its norm near 1; a norm
+        # of 0 means every square underflowed (all |x| < 2^-75), so 2^100 is safe and enough.
+        exps = [
+            100 if values[k] == 0 else min(126, -math.floor(math.log2(values[k]))) for k in tiny
+        ]
+        scaled = torch._foreach_mul([tensors[k] for k in tiny], [2.0**e for e in exps])
+        again = torch.stack(torch._foreach_norm(scaled)).double()
+        fast[torch.from_numpy(tiny)] = again * torch.tensor(
+            [2.0**-e for e in exps], dtype=torch.float64
+        )
     return fast
 
 
