@@ -100,6 +100,7 @@ class Batches:
     y: Tensor
     batch_size: int
     seed: int
+    prior_loss: float | None = None  # cross-entropy of predicting the class frequencies
 
     def __post_init__(self) -> None:
         # drawn on the data's device: no host-to-device copy (and no sync) per step
@@ -123,8 +124,12 @@ def load(
     dtype: torch.dtype,
 ) -> Batches:
     x, y = arrays(data, shape, family, caps)
+    prior = None
+    if np.issubdtype(y.dtype, np.integer):
+        freq = np.bincount(y.reshape(-1)) / y.size
+        prior = float(-(freq[freq > 0] * np.log(freq[freq > 0])).sum())
     xt = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype)
     yt = torch.from_numpy(np.ascontiguousarray(y)).to(device)
     if yt.is_floating_point():
         yt = yt.to(dtype)
-    return Batches(xt, yt, batch_size, seed)
+    return Batches(xt, yt, batch_size, seed, prior)

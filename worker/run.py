@@ -66,6 +66,7 @@ def _timing(log: TrainLog, probed: list[int], rec: Recording) -> Timing:
 
 
 def _result(
+    prior_loss: float | None,
     spec: JobSpec,
     plan: Plan,
     rec: Recording,
@@ -102,7 +103,7 @@ def _result(
         histograms=histograms,
         loss=rec.scalar.get("loss", []),
         accuracy=_present(rec.scalar.get("accuracy")),
-        summary=summarise(layers, rec, spec.train.steps),
+        summary=summarise(layers, rec, spec.train.steps, prior_loss),
         timing=_timing(log, schedule, rec),
         device=str(device),
         precision=precision,
@@ -159,7 +160,9 @@ def execute(
     schedule = _schedule(spec, plan, stats)
     recorder = Recorder(model, stats, schedule, plan.data.target, progress, should_cancel)
     log = train(model, batches, spec.train, plan.data.target, recorder, device)
-    return _result(spec, plan, recorder.rec, log, schedule, device, precision, warnings)
+    return _result(
+        batches.prior_loss, spec, plan, recorder.rec, log, schedule, device, precision, warnings
+    )
 
 
 def _schedule(spec: JobSpec, plan: Plan, stats: list[Any]) -> list[int]:

@@ -7,7 +7,9 @@ Thresholds (docs/statistics.md explains each):
 - vanishing     that ratio < 1e-3, or decay_per_timestep^(T-1) < 1e-3
 - saturated     > 50% of saturating-activation outputs saturated at the last probe
 - dead_units    > 50% of rectifier units dead on the whole batch at the last probe
-- not_training  the loss fell by < 5% of its initial value over a run of >= 20 steps
+- not_training  over a run of >= 20 steps the loss fell by < 5% of its starting level: the
+                initial loss, or for classification the lower loss of predicting the
+                class frequencies of the data (learning only those is not training)
 """
 
 from __future__ import annotations
@@ -52,15 +54,18 @@ def _mean_of(row: list[float | None] | None) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _loss_drop(loss: list[float | None]) -> float | None:
+def _loss_drop(loss: list[float | None], chance: float | None = None) -> float | None:
+    """(start - last) / |start|, start being the first finite loss, or the loss of predicting
+    the class frequencies when that is lower (classification)."""
     finite = [v for v in loss if v is not None and math.isfinite(v)]
-    if len(finite) < 2 or finite[0] == 0:
+    start = min(finite[0], chance) if finite and chance is not None else (finite or [0.0])[0]
+    if len(finite) < 2 or start == 0:
         return None
-    return (finite[0] - finite[-1]) / abs(finite[0])
+    return (start - finite[-1]) / abs(start)
 
 
 def _checks(
-    layers: list[LayerInfo], rec: Recording, steps: int
+    layers: list[LayerInfo], rec: Recording, steps: int, chance: float | None
 ) -> tuple[list[Check], dict[str, float | None]]:
     trunk = [la.index for la in layers if la.trunk]
     first, last = (trunk[0], trunk[-1]) if len(trunk) >= 2 else (0, 0)
@@ -89,7 +94,7 @@ def _checks(
     ]
     sat = _mean_of(rec.layer.get("saturated_frac", [None])[-1] if rec.steps else None)
     dead = _mean_of(rec.layer.get("dead_frac", [None])[-1] if rec.steps else None)
-    drop = facts["loss_drop"]
+    drop = _loss_drop(rec.scalar.get("loss", []), chance)
     nonfinite = rec.first_nonfinite_step
     checks = [
         Check(
@@ -132,14 +137,17 @@ def _checks(
             value=drop,
             threshold=LOSS_DROP_MIN,
             triggered=steps >= MIN_STEPS_FOR_TRAINING and drop is not None and drop < LOSS_DROP_MIN,
-            explanation="the loss fell by less than 5% of its initial value over the run",
+            explanation="the loss fell by < 5% of its starting (or chance) level over the run",
         ),
     ]
     return checks, facts
 
 
-def summarise(layers: list[LayerInfo], rec: Recording, steps: int) -> Summary:
-    checks, facts = _checks(layers, rec, steps)
+def summarise(
+    layers: list[LayerInfo], rec: Recording, steps: int, chance: float | None = None
+) -> Summary:
+    """`chance`: the loss of predicting the data's class frequencies, for classification."""
+    checks, facts = _checks(layers, rec, steps, chance)
     fired = [c for c in checks if c.triggered]
     verdict = fired[0].name if fired else "healthy"
     reasons = [

@@ -81,3 +81,29 @@ def test_probe_steps_thinning_keeps_ends() -> None:
     steps = probe_steps(10_000, 10, 200, bytes_per_point=100_000)
     assert steps[0] == 0 and steps[-1] == 10_000 and len(steps) == 15
     assert probe_steps(10_000, 10, 50, bytes_per_point=10)[:2] == [0, 200]
+
+
+def test_learning_only_the_class_frequencies_is_not_training() -> None:
+    """A vanishing 30-layer sigmoid net learns the output bias (the loss drops from its
+    initial value towards ln 10) and nothing else: `not_training` must still fire, because
+    the drop is measured from the loss of predicting the class frequencies."""
+    result = execute(
+        {
+            "model": {
+                "type": "mlp",
+                "depth": 30,
+                "width": 32,
+                "activation": "sigmoid",
+                "init": {"scheme": "xavier_normal", "gain": 3.0},
+            },
+            "data": {"name": "digits"},
+            "train": {"steps": 60, "batch_size": 64, "device": "cpu", "optimizer": {"lr": 0.05}},
+            "probe": {"every": 20},
+        }
+    )
+    checks = {c.name: c for c in result.summary.checks}
+    assert checks["not_training"].triggered, result.summary
+    assert (
+        result.summary.loss_drop is not None
+        and result.summary.loss_drop > checks["not_training"].value
+    )
