@@ -64,9 +64,10 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     s, spec = result.summary, result.spec
     params = sum(la.params for la in result.layers)
     colour = COLOURS.get(s.verdict, "yellow")
+    console.print(f"[bold]{spec.name or spec.model.type}[/]")
     console.print(
-        f"[bold]{spec.name or spec.model.type}[/]  {spec.model.type}, {len(result.layers)} layers, "
-        f"{params:,} parameters, {spec.train.steps} steps on {result.device} ({result.precision}), "
+        f"{spec.model.type}, {len(result.layers)} layers, {params:,} parameters, "
+        f"{spec.train.steps} steps on {result.device} ({result.precision}), "
         f"{result.timing.step_ms:.1f} ms/step"
     )
     if result.steps:
