@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,12 +12,12 @@ import torch
 import gradprobe
 from gradprobe.plan import Plan, make_plan, parse_spec
 from gradprobe.result import Histograms, LayerInfo, Result, Timesteps, Timing
-from gradprobe.spec import Caps, JobSpec
+from gradprobe.spec import Caps, JobSpec, ProbeSpec
 from worker.builder import GraphNet, build
-from worker.data import load
+from worker.data import Batches, load
 from worker.recorder import ProgressFn, Recorder, Recording
 from worker.schedule import bytes_per_point, probe_steps
-from worker.stats.base import layer_table
+from worker.stats.base import Statistic, layer_table
 from worker.stats.grad_histogram import BINS, EDGES
 from worker.stats.registry import selected
 from worker.summary import summarise
@@ -65,18 +66,9 @@ def _timing(log: TrainLog, probed: list[int], rec: Recording) -> Timing:
     )
 
 
-def _result(
-    prior_loss: float | None,
-    spec: JobSpec,
-    plan: Plan,
-    rec: Recording,
-    log: TrainLog,
-    schedule: list[int],
-    device: torch.device,
-    precision: str,
-    warnings: list[str],
-) -> Result:
-    layers = _layers(plan)
+def _result(run: Prepared, rec: Recording, log: TrainLog, schedule: list[int]) -> Result:
+    spec = run.spec
+    layers = _layers(run.plan)
     timesteps = histograms = None
     if rec.vectors.get("timestep_grad_norm") and any(la.op == "rnn" for la in layers):
         rows = [
@@ -103,13 +95,58 @@ def _result(
         histograms=histograms,
         loss=rec.scalar.get("loss", []),
         accuracy=_present(rec.scalar.get("accuracy")),
-        summary=summarise(layers, rec, spec.train.steps, prior_loss),
+        summary=summarise(layers, rec, spec.train.steps, run.batches.prior_loss),
         timing=_timing(log, schedule, rec),
-        device=str(device),
-        precision=precision,
-        warnings=warnings,
+        device=str(run.device),
+        precision=run.precision,
+        warnings=run.warnings,
         versions={"gradprobe": gradprobe.__version__, "torch": torch.__version__},
     )
+
+
+@dataclass
+class Prepared:
+    """A spec made ready to train: the checked plan, the initialised model and the data."""
+
+    spec: JobSpec
+    plan: Plan
+    model: GraphNet
+    batches: Batches
+    device: torch.device
+    precision: str
+    warnings: list[str]
+
+
+def prepare(spec: JobSpec, caps: Caps) -> Prepared:
+    """Plan, pick the device and precision, seed, build and load: everything before training."""
+    plan = make_plan(spec, caps)
+    device, warnings = pick_device(spec.train.device)
+    precision = spec.train.precision
+    if precision in ("bf16", "fp16") and device.type != "cuda":
+        warnings.append(f"{precision} autocast needs CUDA: ran in fp32")
+        precision = "fp32"
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    torch.manual_seed(spec.train.seed)
+    model = build(plan, dtype).to(device)
+    t = spec.train
+    batches = load(spec.data, plan.data, spec.model.type, caps, t.batch_size, t.seed, device, dtype)
+    return Prepared(spec, plan, model, batches, device, precision, warnings)
+
+
+def attach(run: Prepared, probe: ProbeSpec) -> list[Statistic]:
+    """Fresh instances of the statistics `probe` asks for, bound to `run`'s network."""
+    layers = run.plan.layers
+    table = layer_table(
+        run.model.names,
+        [la.op for la in layers],
+        [getattr(la.node, "fn", None) for la in layers],
+        list(run.model.nodes),
+        run.device,
+    )
+    stats = selected(probe)
+    for s in stats:
+        s.bind(table)
+    return stats
 
 
 def execute(
@@ -126,43 +163,13 @@ def execute(
     `should_cancel()` is checked every step and ends the run early when it returns True.
     """
     spec = parse_spec(spec) if isinstance(spec, dict) else spec
-    caps = caps or Caps()
-    plan = make_plan(spec, caps)
-    device, warnings = pick_device(spec.train.device)
-    precision = spec.train.precision
-    if precision in ("bf16", "fp16") and device.type != "cuda":
-        warnings.append(f"{precision} autocast needs CUDA: ran in fp32")
-        precision = "fp32"
-    dtype = torch.float64 if precision == "fp64" else torch.float32
-
-    torch.manual_seed(spec.train.seed)
-    model = build(plan, dtype).to(device)
-    batches = load(
-        spec.data,
-        plan.data,
-        spec.model.type,
-        caps,
-        spec.train.batch_size,
-        spec.train.seed,
-        device,
-        dtype,
-    )
-    stats = selected(spec.probe)
-    table = layer_table(
-        model.names,
-        [la.op for la in plan.layers],
-        [getattr(la.node, "fn", None) for la in plan.layers],
-        list(model.nodes),
-        device,
-    )
-    for s in stats:
-        s.bind(table)
-    schedule = _schedule(spec, plan, stats)
-    recorder = Recorder(model, stats, schedule, plan.data.target, progress, should_cancel)
-    log = train(model, batches, spec.train, plan.data.target, recorder, device)
-    return _result(
-        batches.prior_loss, spec, plan, recorder.rec, log, schedule, device, precision, warnings
-    )
+    run = prepare(spec, caps or Caps())
+    stats = attach(run, spec.probe)
+    schedule = _schedule(spec, run.plan, stats)
+    target = run.plan.data.target
+    recorder = Recorder(run.model, stats, schedule, target, progress, should_cancel)
+    log = train(run.model, run.batches, spec.train, target, recorder, run.device)
+    return _result(run, recorder.rec, log, schedule)
 
 
 def _schedule(spec: JobSpec, plan: Plan, stats: list[Any]) -> list[int]:
@@ -175,6 +182,3 @@ def _schedule(spec: JobSpec, plan: Plan, stats: list[Any]) -> list[int]:
     hist = (BINS + 1) * sum(1 for la in plan.layers if la.params) if spec.probe.histograms else 0
     per_point = bytes_per_point(len(plan.layers), layer_metrics, t, hist)
     return probe_steps(spec.train.steps, spec.probe.every, spec.probe.max_points, per_point)
-
-
-__all__ = ["GraphNet", "execute"]

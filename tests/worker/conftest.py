@@ -18,11 +18,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from gradprobe.plan import Plan, make_plan, parse_spec
+from gradprobe.plan import Plan, parse_spec
 from gradprobe.spec import Caps, JobSpec
-from worker.builder import GraphNet, build
-from worker.data import Batches, load
+from worker.builder import GraphNet
+from worker.data import Batches
 from worker.ops import UnrolledRNN
+from worker.run import prepare
 
 CPU = torch.device("cpu")
 
@@ -157,24 +158,11 @@ class Reference:
 def run_reference(doc: dict[str, Any]) -> Reference:
     """Rebuild `doc`'s model and data exactly as worker.run.execute does, and run the first
     step. The model and batch stream are left in place for further steps."""
-    spec = parse_spec(doc)
-    caps = Caps()
-    plan = make_plan(spec, caps)
-    dtype = torch.float64 if spec.train.precision == "fp64" else torch.float32
-    torch.manual_seed(spec.train.seed)
-    model = build(plan, dtype).to(CPU)
-    batches = load(
-        spec.data,
-        plan.data,
-        spec.model.type,
-        caps,
-        spec.train.batch_size,
-        spec.train.seed,
-        CPU,
-        dtype,
-    )
+    spec = parse_spec({**doc, "train": {**doc.get("train", {}), "device": "cpu"}})
+    run = prepare(spec, Caps())
+    model, batches, dtype = run.model, run.batches, run.batches.x.dtype
     model.train()
-    ref = Reference(spec, plan, model, batches, dtype)
+    ref = Reference(spec, run.plan, model, batches, dtype)
     ref.step()
     return ref
 

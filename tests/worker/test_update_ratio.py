@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 import torch
 
-from gradprobe.plan import make_plan, parse_spec
+from gradprobe.plan import parse_spec
 from gradprobe.spec import Caps
-from worker.builder import build
-from worker.data import load
 from worker.losses import loss_fn
-from worker.run import execute
+from worker.run import execute, prepare
 from worker.stats.update_ratio import state_gives_update
 
 OPTIMIZERS = {
@@ -32,19 +30,8 @@ OPTIMIZERS = {
 def reference_ratios(doc: dict[str, Any], steps: int) -> list[list[float]]:
     """Per step, per weighted layer: ||W_after - W_before|| / ||W_before||."""
     spec = parse_spec(doc)
-    plan = make_plan(spec)
-    torch.manual_seed(spec.train.seed)
-    model = build(plan, torch.float64)
-    batches = load(
-        spec.data,
-        plan.data,
-        spec.model.type,
-        Caps(),
-        spec.train.batch_size,
-        spec.train.seed,
-        torch.device("cpu"),
-        torch.float64,
-    )
+    run = prepare(spec, Caps())
+    model, batches, plan = run.model, run.batches, run.plan
     o = spec.train.optimizer
     if o.name == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
