@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.fractions import count, put_fractions
 
 SELU_LA = 1.0507009873554805 * 1.6732632423543772  # lambda * alpha: SELU's peak slope
 # A unit is dead when even its largest output over the batch is below the floor:
@@ -33,5 +34,7 @@ class DeadFrac(Statistic):
         if fn in FLOOR:
             floor, inclusive = FLOOR[fn]
             top = out.detach().amax(dim=0)  # per unit, its largest output over the batch
-            dead = top <= floor if inclusive else top < floor
-            probe.put(self.name, layer, dead.float().mean())
+            count(probe, self.name, layer, top <= floor if inclusive else top < floor)
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        put_fractions(probe, self.name)

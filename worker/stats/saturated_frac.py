@@ -1,21 +1,23 @@
 """Fraction of a saturating activation's outputs (over batch and units) where the derivative
 has fallen below 2% of its peak, read off the output y itself:
-tanh: 1 - y^2 < 0.02; sigmoid: y(1 - y) < 0.02 * 0.25; softsign: (1 - |y|)^2 < 0.02."""
+tanh: 1 - y^2 < 0.02; sigmoid: y(1 - y) < 0.02 * 0.25; softsign: (1 - |y|)^2 < 0.02,
+i.e. |y - centre| > radius with the (centre, radius) below."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 
 from torch import Tensor
 
 from gradprobe.spec.common import SATURATING
-from worker.stats.base import Probe, Statistic
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.fractions import count, put_fractions
 
 THRESHOLD = 0.02  # of the derivative's peak
-DERIVATIVE: dict[str, Callable[[Tensor], Tensor]] = {
-    "tanh": lambda y: (1 - y.square()) / 1.0,
-    "sigmoid": lambda y: y * (1 - y) / 0.25,
-    "softsign": lambda y: (1 - y.abs()).square() / 1.0,
+BAND: dict[str, tuple[float, float]] = {
+    "tanh": (0.0, math.sqrt(1 - THRESHOLD)),
+    "sigmoid": (0.5, math.sqrt(0.25 - THRESHOLD * 0.25)),
+    "softsign": (0.0, 1 - math.sqrt(THRESHOLD)),
 }
 
 
@@ -28,6 +30,10 @@ class SaturatedFrac(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         fn = self.table.activations[layer]
-        if fn in SATURATING:
-            relative = DERIVATIVE[fn](out.detach().float())
-            probe.put(self.name, layer, (relative < THRESHOLD).float().mean())
+        if fn in BAND:
+            centre, radius = BAND[fn]
+            y = out.detach()
+            count(probe, self.name, layer, (y - centre if centre else y).abs() > radius)
+
+    def after_backward(self, probe: Probe, ctx: StepContext) -> None:
+        put_fractions(probe, self.name)
