@@ -2,25 +2,42 @@
 loop on the same model and batches, measured interleaved in one process.
 
     python bench/overhead.py [--rounds 7] [--block 40] [--models mlp20,mlp50,...] [--json out.json]
+                             [--refs] [--markdown]
 
 For each model, rounds alternate: a block of bare steps, a block with the default probe at
 every=10, a block at every=1 (activation statistics on). Each block's mean step time is
 divided by the bare block's of the same round; the table reports the median ratio over
-rounds. Optional reference columns (when installed): `wandb.watch(model, log="all",
-log_freq=1)` in offline mode, and Cockpit's cheapest configuration ("economy").
+rounds.
+
+--refs adds reference columns, measured the same way (their blocks interleaved in the same
+rounds, ratios against the same bare blocks), each where it installs and applies:
+`wandb.watch(model, log="all", log_freq=1)` in offline mode with a `run.log` per step, and
+Cockpit's cheapest configuration ("economy" quantities, BackPACK-extended nn.Sequential
+copy of the MLPs only). A column that cannot be measured is null, with the reason printed
+and kept under the row's "notes". --markdown prints the rows as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.metadata
 import json
+import os
 import platform
+import shutil
 import statistics
+import sys
+import tempfile
 import time
+import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
 
 from gradprobe.plan import plan_document
 from worker.builder import build
@@ -134,25 +151,194 @@ def probed(s: Setup, every: int, activations: bool) -> Runner:
     return run
 
 
-def wandb_watch(s: Setup) -> Runner | None:
+@dataclass
+class Ref:
+    """A reference runner, and what to undo once its model has been measured."""
+
+    run: Runner
+    close: Callable[[], None]
+
+
+def _copy_weights(dst: nn.Module, src: nn.Module) -> None:
+    """Give `dst` (a copy of `src`: the same parameters and buffers, in the same order)
+    src's current values, in place, so hooks on dst's tensors stay attached. The reference
+    runners train their own copy; this starts each of their blocks from the weights the
+    other runners have reached, so every column times the same network."""
+    with torch.no_grad():
+        for d, p in zip(dst.parameters(), src.parameters(), strict=True):
+            d.copy_(p)
+        for db, b in zip(dst.buffers(), src.buffers(), strict=True):
+            db.copy_(b)
+
+
+def wandb_watch(s: Setup) -> Ref | str:
+    """`wandb.watch(model, log="all", log_freq=1)` in offline mode, on a deep copy of the
+    model (s.model never gets wandb's hooks), with the bare loop's steps and batches.
+
+    watch() adds a forward hook on the model that histograms every parameter and a hook on
+    every parameter's gradient that histograms it, each every `log_freq` passes, logged
+    with commit=False; the loop's `run.log` at every step commits them as that step's row,
+    which is what a training loop does for log_freq=1 to record every step."""
     try:
-        import os
-
         import wandb
-
-        os.environ.setdefault("WANDB_MODE", "offline")
-        os.environ.setdefault("WANDB_SILENT", "true")
-        wandb.init(project="gradprobe-bench", mode="offline", reinit="finish_previous")
-        wandb.watch(s.model, log="all", log_freq=1)
+    except Exception as exc:  # not installed, or a broken install
+        return f"wandb not importable: {exc!r}"
+    os.environ.setdefault("WANDB_SILENT", "true")
+    model = copy.deepcopy(s.model)
+    folder = tempfile.mkdtemp(prefix="gradprobe-bench-wandb-")
+    try:
+        run = wandb.init(
+            project="gradprobe-bench", mode="offline", dir=folder, reinit="finish_previous"
+        )
+        run.watch(model, log="all", log_freq=1)
     except Exception as exc:
-        print(f"wandb unavailable: {exc}")
-        return None
-    inner = bare(s)
+        shutil.rmtree(folder, ignore_errors=True)
+        return f"wandb.init/watch failed: {exc!r}"
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-    def run(steps: int) -> float:
-        return inner(steps)
+    def steps_run(steps: int) -> float:
+        _copy_weights(model, s.model)
+        s.sync()
+        start = time.perf_counter()
+        for step in range(steps + 1):
+            x, y = s.batches.next()
+            loss = loss_fn(s.kind, model(x), y)
+            loss.backward()
+            if step < steps:
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+            run.log({"loss": loss.item()})  # commits this step's histograms
+        s.sync()
+        return (time.perf_counter() - start) / (steps + 1)
 
-    return run
+    def close() -> None:
+        run.unwatch(model)
+        run.finish()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return Ref(steps_run, close)
+
+
+SEQUENTIAL_OPS = {"linear", "activation", "flatten"}
+
+
+def as_sequential(s: Setup) -> nn.Sequential | str:
+    """The model as an nn.Sequential of copies of its layers (same sizes, activations and
+    current weights), which BackPACK can extend; else why not."""
+    ops = [la.op for la in s.plan.layers]
+    other = sorted(set(ops) - SEQUENTIAL_OPS)
+    if other:
+        return f"its {'/'.join(other)} layers are not an nn.Sequential of Linear/activations"
+    chain = all(src == [i - 1] for i, src in enumerate(s.model.sources))
+    if not chain or s.model.output != len(ops) - 1:
+        return "its graph is not a single chain of layers"
+    if s.kind not in ("class", "regress"):
+        return f"its {s.kind} targets have no per-sample loss here"
+    return nn.Sequential(*copy.deepcopy(list(s.model.nodes)))
+
+
+def _import_cockpit() -> Any:
+    """cockpit 1.0.2 reads its own version through pkg_resources, which recent setuptools
+    no longer ships; a stand-in (removed again after the import) reports it unknown."""
+    shim = None
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("pkg_resources")
+
+        class DistributionNotFound(Exception):
+            pass
+
+        def get_distribution(name: str) -> Any:
+            raise DistributionNotFound(name)
+
+        shim.DistributionNotFound = DistributionNotFound  # type: ignore[attr-defined]
+        shim.get_distribution = get_distribution  # type: ignore[attr-defined]
+        sys.modules["pkg_resources"] = shim
+    try:
+        import cockpit
+        import cockpit.utils.configuration
+    finally:
+        if shim is not None and sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
+    return cockpit
+
+
+def cockpit_economy(s: Setup) -> Ref | str:
+    """Cockpit's "economy" quantities at every step, as in Cockpit's basic example: the
+    model and loss extended by BackPACK, per-sample losses, and the backward pass inside
+    `with cockpit(global_step, info=...)`. On an nn.Sequential copy of the model."""
+    seq = as_sequential(s)
+    if isinstance(seq, str):
+        return f"Cockpit/BackPACK cannot take this model: {seq}"
+    try:
+        cockpit = _import_cockpit()
+        from backpack import extend
+    except Exception as exc:
+        return f"cockpit not importable: {exc!r}"
+    model = extend(seq)
+    individual: Callable[[Tensor, Tensor], Tensor]
+    if s.kind == "class":
+        lossfunc = extend(nn.CrossEntropyLoss(reduction="mean"))
+        individual = nn.CrossEntropyLoss(reduction="none")
+    else:
+        lossfunc = extend(nn.MSELoss(reduction="mean"))
+
+        def individual(out: Tensor, y: Tensor) -> Tensor:
+            return F.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    quantities = cockpit.utils.configuration.configuration("economy")
+    cp = cockpit.Cockpit(model.parameters(), quantities=quantities)
+    global_step = 0
+
+    def steps_run(steps: int) -> float:
+        nonlocal global_step
+        _copy_weights(model, s.model)
+        s.sync()
+        start = time.perf_counter()
+        for step in range(steps + 1):
+            x, y = s.batches.next()
+            out = model(x)
+            loss = lossfunc(out, y)
+            losses = individual(out, y)
+            info = {"batch_size": x.shape[0], "individual_losses": losses, "loss": loss}
+            with cp(global_step, info=info | {"optimizer": opt}):
+                loss.backward(create_graph=cp.create_graph(global_step))
+            if step < steps:
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+            global_step += 1
+        s.sync()
+        return (time.perf_counter() - start) / (steps + 1)
+
+    return Ref(steps_run, lambda: None)
+
+
+REFS: dict[str, Callable[[Setup], Ref | str]] = {
+    "wandb_watch": wandb_watch,
+    "cockpit_economy": cockpit_economy,
+}
+
+
+def start_refs(name: str, s: Setup) -> tuple[dict[str, Ref], dict[str, str]]:
+    """The reference runners that could be set up and ran their warm-up, and why the others
+    are left out (printed too)."""
+    refs: dict[str, Ref] = {}
+    notes: dict[str, str] = {}
+    for key, make in REFS.items():
+        made = make(s)
+        if isinstance(made, Ref):
+            try:
+                made.run(5)  # warm-up
+                refs[key] = made
+                continue
+            except Exception as exc:
+                made.close()
+                made = f"failed in warm-up: {exc!r}"
+        notes[key] = made
+        print(f"{name}: {key} left empty: {made}")
+    return refs, notes
 
 
 def measure(
@@ -164,12 +350,19 @@ def measure(
         "every10": probed(s, 10, activations=True),
         "every1": probed(s, 1, activations=True),
     }
-    for r in runners.values():  # warm-up
-        r(5)
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(rounds):
-        for key, r in runners.items():
-            times[key].append(r(block))
+    own = list(runners)
+    refs, notes = start_refs(name, s) if with_refs else ({}, {})
+    try:
+        for r in runners.values():  # warm-up
+            r(5)
+        runners |= {k: ref.run for k, ref in refs.items()}
+        times: dict[str, list[float]] = {k: [] for k in runners}
+        for _ in range(rounds):
+            for key, r in runners.items():
+                times[key].append(r(block))
+    finally:
+        for ref in refs.values():
+            ref.close()
     ratios = {
         k: statistics.median(t / b for t, b in zip(times[k], times["bare"], strict=True))
         for k in runners
@@ -179,37 +372,103 @@ def measure(
         "layers": len(s.plan.layers),
         "bare_ms": 1e3 * statistics.median(times["bare"]),
     }
-    row |= {f"ratio_{k}": ratios[k] for k in runners if k != "bare"}
+    row |= {f"ratio_{k}": ratios[k] for k in own if k != "bare"}
     if with_refs:
-        w = wandb_watch(s)
-        if w is not None:
-            ref = [w(block) / runners["bare"](block) for _ in range(max(3, rounds // 2))]
-            row["ratio_wandb_watch"] = statistics.median(ref)
+        row |= {f"ratio_{k}": ratios.get(k) for k in REFS}
+        if notes:
+            row["notes"] = notes
     return row
 
 
+COLUMNS = {
+    "model": "model",
+    "layers": "layers",
+    "bare_ms": "bare ms/step",
+    "ratio_every10": "gradprobe every=10",
+    "ratio_every1": "gradprobe every=1",
+    "ratio_wandb_watch": "wandb.watch all/1",
+    "ratio_cockpit_economy": "Cockpit economy",
+}
+
+
+def markdown(rows: list[dict[str, Any]], caption: str) -> str:
+    """The rows as a Markdown table (ratios to the bare loop; n/a where not measured), the
+    reasons for empty cells below it."""
+
+    def cell(key: str, v: Any) -> str:
+        if v is None:
+            return "n/a"
+        if key == "bare_ms":
+            return f"{v:.1f}"
+        if key.startswith("ratio_"):
+            return f"{v:.2f}x"
+        return str(v)
+
+    lines = [
+        "| " + " | ".join(COLUMNS.values()) + " |",
+        "|:--" + "|--:" * (len(COLUMNS) - 1) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(k, r.get(k)) for k in COLUMNS) + " |" for r in rows]
+    lines += ["", caption]
+    for r in rows:
+        for key, why in r.get("notes", {}).items():
+            lines.append(f"- {r['model']}, {COLUMNS.get('ratio_' + key, key)}: {why}")
+    return "\n".join(lines)
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for dist in ("wandb", "cockpit-for-pytorch", "backpack-for-pytorch"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--block", type=int, default=40)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--refs", action="store_true", help="also measure wandb.watch (if installed)")
+    p.add_argument(
+        "--refs", action="store_true", help="also measure wandb.watch and Cockpit (if installed)"
+    )
+    p.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
     device = torch.device(args.device)
     card = torch.cuda.get_device_name() if device.type == "cuda" else platform.machine()
-    print(f"device {device} ({card}), torch {torch.__version__}, threads {torch.get_num_threads()}")
+    header = (
+        f"device {device} ({card}), torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(header)
+    versions = _versions() if args.refs else {}
+    if args.refs:
+        print("refs: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in versions.items()))
     rows = []
     for name in args.models.split(","):
         row = measure(name, args.rounds, args.block, device, args.refs)
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+    if args.markdown:
+        caption = (
+            f"{header}; median over {args.rounds} rounds of {args.block}-step blocks of the "
+            "step-time ratio to the bare loop."
+        )
+        if args.refs:
+            caption += " " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "."
+        print()
+        print(markdown(rows, caption))
     if args.json:
+        doc: dict[str, Any] = {"device": str(device), "torch": torch.__version__, "rows": rows}
+        if args.refs:
+            doc["refs"] = versions
         with open(args.json, "w") as f:
-            json.dump(
-                {"device": str(device), "torch": torch.__version__, "rows": rows}, f, indent=1
-            )
+            json.dump(doc, f, indent=1)
 
 
 if __name__ == "__main__":
