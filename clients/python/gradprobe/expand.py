@@ -1,4 +1,5 @@
-"""Family -> graph expansion. Every family becomes a flat list of primitive nodes.
+"""Family -> graph expansion. Every family becomes a flat list of primitive nodes
+(a user's own `graph` is inlined by gradprobe.graph).
 
 Names are stable and readable (`h3.linear`, `enc1.conv2`, `b2.attn`) because statistics are
 keyed by them. `origins` maps each node to the spec field it came from, so that an error
@@ -7,13 +8,13 @@ found later (a shape mismatch, say) names a field the user wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from gradprobe.datashapes import DataShape
 from gradprobe.errors import Loc
+from gradprobe.graph import Graph, inline
 from gradprobe.spec import (
     CnnModel,
     DensenetModel,
@@ -25,21 +26,9 @@ from gradprobe.spec import (
     UnetModel,
 )
 from gradprobe.spec.common import InitSpec
-from gradprobe.spec.graph import PrimitiveNode, RepeatNode
+from gradprobe.spec.graph import PrimitiveNode
 
 _NODE = TypeAdapter(PrimitiveNode)
-
-
-@dataclass
-class Graph:
-    """A flat DAG of primitive nodes in the order written; `output` names the result node."""
-
-    nodes: list[PrimitiveNode] = field(default_factory=list)
-    origins: dict[str, Loc] = field(default_factory=dict)
-    output: str = ""
-    init: InitSpec = field(default_factory=InitSpec)
-    aliases: dict[str, str] = field(default_factory=dict)  # a repeat's name -> its last node
-    user_written: bool = False  # a `graph` spec: errors name the node's own fields
 
 
 class _Stack:
@@ -249,45 +238,6 @@ def _transformer(m: TransformerModel, shape: DataShape) -> Graph:
     return s.done()
 
 
-def _flatten(nodes: list[Any], loc: Loc, prefix: str, block_input: str | None, g: Graph) -> str:
-    """Inline `repeat` nodes into `g`; returns the name of the last node written."""
-    last = block_input or "input"
-    for k, node in enumerate(nodes):
-        here = (*loc, k)
-        name = f"{prefix}{node.name}"
-        refs = (
-            [last]
-            if node.inputs is None
-            else [_rename(i, prefix, block_input, g) for i in node.inputs]
-        )
-        if isinstance(node, RepeatNode):
-            x = refs[0]
-            for t in range(node.times):
-                x = _flatten(node.body, (*here, "body"), f"{name}.{t}.", x, g)
-            g.aliases[name] = last = x
-            continue
-        g.nodes.append(node.model_copy(update={"name": name, "inputs": refs}))
-        g.origins[name] = here
-        last = name
-    return last
-
-
-def _rename(ref: str, prefix: str, block_input: str | None, g: Graph) -> str:
-    """Resolve a reference written inside a repeat body (or at top level) to a node name."""
-    if ref == "in" and block_input is not None:
-        return block_input
-    if ref != "input" and prefix:
-        ref = f"{prefix}{ref}"
-    return g.aliases.get(ref, ref)
-
-
-def _graph(m: GraphModel, shape: DataShape) -> Graph:
-    g = Graph(init=m.init, user_written=True)
-    last = _flatten(list(m.nodes), ("model", "nodes"), "", None, g)
-    g.output = g.aliases.get(m.output, m.output) if m.output else last
-    return g
-
-
 _FAMILIES: dict[type, Any] = {
     MlpModel: _mlp,
     CnnModel: _cnn,
@@ -295,7 +245,7 @@ _FAMILIES: dict[type, Any] = {
     DensenetModel: _densenet,
     RnnModel: _rnn,
     TransformerModel: _transformer,
-    GraphModel: _graph,
+    GraphModel: lambda m, shape: inline(m),
 }
 
 

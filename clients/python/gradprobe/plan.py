@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from gradprobe.datashapes import DataShape, data_shape
 from gradprobe.errors import ErrorDetail, Loc, SpecError
-from gradprobe.expand import Graph, expand
+from gradprobe.expand import expand
+from gradprobe.graph import Graph
 from gradprobe.shapes import Shape, ShapeError, infer
 from gradprobe.spec import Caps, JobSpec
 from gradprobe.spec.graph import TRUNK_OPS, PrimitiveNode
