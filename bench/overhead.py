@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -264,6 +265,10 @@ def _import_cockpit() -> Any:
     return cockpit
 
 
+def _per_sample_mse(out: Tensor, y: Tensor) -> Tensor:
+    return F.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+
+
 def cockpit_economy(s: Setup) -> Ref | str:
     """Cockpit's "economy" quantities at every step, as in Cockpit's basic example: the
     model and loss extended by BackPACK, per-sample losses, and the backward pass inside
@@ -283,9 +288,7 @@ def cockpit_economy(s: Setup) -> Ref | str:
         individual = nn.CrossEntropyLoss(reduction="none")
     else:
         lossfunc = extend(nn.MSELoss(reduction="mean"))
-
-        def individual(out: Tensor, y: Tensor) -> Tensor:
-            return F.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+        individual = _per_sample_mse
 
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     quantities = cockpit.utils.configuration.configuration("economy")
@@ -302,8 +305,15 @@ def cockpit_economy(s: Setup) -> Ref | str:
             out = model(x)
             loss = lossfunc(out, y)
             losses = individual(out, y)
-            info = {"batch_size": x.shape[0], "individual_losses": losses, "loss": loss}
-            with cp(global_step, info=info | {"optimizer": opt}):
+            info = {
+                "batch_size": x.shape[0],
+                "individual_losses": losses,
+                "loss": loss,
+                "optimizer": opt,
+            }
+            with cp(global_step, info=info), warnings.catch_warnings():
+                # BackPACK's module hooks on the first layer, whose input needs no gradient
+                warnings.filterwarnings("ignore", "Full backward hook is firing")
                 loss.backward(create_graph=cp.create_graph(global_step))
             if step < steps:
                 opt.step()
@@ -461,6 +471,8 @@ def main() -> None:
         )
         if args.refs:
             caption += " " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "."
+        else:
+            caption += " wandb.watch and Cockpit not measured (run with --refs)."
         print()
         print(markdown(rows, caption))
     if args.json:
