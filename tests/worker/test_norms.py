@@ -12,7 +12,18 @@ from worker.stats.base import _norms_rechecked, _norms_scaled, norms
 @pytest.fixture
 def tensors() -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    scales = [1.0, 1e-3, 1e-20, 1e-30, 1e-38, 1e6, 0.0, 1e-44]
+    scales = [
+        1.0,
+        1e-3,
+        1e-20,
+        1e-30,
+        1e-38,
+        1e6,
+        0.0,
+        1e-44,
+        2.2e-19,
+        6e-19,
+    ]  # last two: squares near the subnormal edge, not rechecked
     return [torch.randn(64, 33, generator=gen) * s for s in scales]
 
 

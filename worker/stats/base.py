@@ -153,8 +153,10 @@ def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
     return [p.grad if p.grad is not None else torch.zeros_like(p) for p in tensors]
 
 
-# A float32 L2 norm below this may have lost elements whose squares underflowed (< 2^-126).
-TINY_NORM = 2.0**-30
+# With gradual underflow each float32 square is off by at most 2^-150, so a float32 norm of n
+# elements is good to ~1e-7 when norm^2 >= n * 2^-126; below that, recheck.
+def _tiny_norm(numel: int) -> float:
+    return math.sqrt(numel) * 2.0**-63
 
 
 def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
@@ -177,7 +179,8 @@ def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
 def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
     fast = torch.stack(torch._foreach_norm(tensors)).double()
     values = fast.numpy()  # a CPU tensor's own memory: no copy
-    tiny = np.flatnonzero(values < TINY_NORM)
+    limits = np.array([_tiny_norm(t.numel()) for t in tensors])
+    tiny = np.flatnonzero(values < limits)
     if tiny.size:
         # Scale each tiny tensor by a power of two (exact) that brings its norm near 1; a norm
         # of 0 means every square underflowed (all |x| < 2^-75), so 2^100 is safe and enough.
