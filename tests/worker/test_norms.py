@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from worker.stats.base import _norms_rechecked, _norms_scaled, norms
+from worker.stats.norms import Workspace, norms, norms_rechecked, norms_scaled
 
 
 @pytest.fixture
@@ -31,7 +31,11 @@ def reference(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([torch.linalg.vector_norm(t.double()) for t in tensors])
 
 
-@pytest.mark.parametrize("path", [_norms_rechecked, _norms_scaled, norms])
+@pytest.mark.parametrize(
+    "path",
+    [lambda ts: norms_rechecked(ts, Workspace()), norms_scaled, norms],
+    ids=["cpu-recheck", "device-scaled", "norms"],
+)
 def test_l2_norms_are_exact_for_tiny_tensors(path, tensors: list[torch.Tensor]) -> None:  # type: ignore[no-untyped-def]
     got, want = path(tensors), reference(tensors)
     assert got.dtype == torch.float64

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic, StepContext, norms
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.norms import norms
 
 
 class ActGradNorm(Statistic):
@@ -23,4 +24,6 @@ class ActGradNorm(Statistic):
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         grads: dict[int, Tensor] = probe.scratch.pop(self.name, {})
         layers = sorted(grads)
-        probe.put_many(self.name, layers, norms([grads[j] for j in layers]))
+        probe.put_many(
+            self.name, layers, norms([grads[j] for j in layers], workspace=self.table.workspace)
+        )

@@ -9,14 +9,14 @@ into the Probe, and the recorder copies everything out once per probe.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+from worker.stats.norms import Workspace
 
 Kind = Literal["layer", "timestep", "histogram", "scalar"]
 
@@ -47,6 +47,7 @@ class LayerTable:
     weights: ParamGroup
     biases: ParamGroup
     device: torch.device
+    workspace: Workspace = field(default_factory=Workspace)  # norms() reuses it every probe
 
 
 def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup:
@@ -151,53 +152,3 @@ class Statistic:
 def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
     """Gradients of `tensors`; an unused parameter (grad None) counts as zero."""
     return [p.grad if p.grad is not None else torch.zeros_like(p) for p in tensors]
-
-
-# With gradual underflow each float32 square is off by at most 2^-150, so a float32 norm of n
-# elements is good to ~1e-7 when norm^2 >= n * 2^-126; below that, recheck.
-def _tiny_norm(numel: int) -> float:
-    return math.sqrt(numel) * 2.0**-63
-
-
-def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
-    """Per-tensor norms as float64, exact for tiny gradients: a 50-layer sigmoid net has
-    gradients of 1e-30, whose float32 squares underflow to 0.
-
-    float64 inputs, and L1 norms (no squares), are computed directly. For L2 on the CPU,
-    float32 norms (fast) are recomputed in float64 only where they come out tiny (reading
-    them on the host costs nothing there). On an accelerator each tensor is scaled by a power
-    of two (exact) that brings its largest element near 1, then normed: no host sync."""
-    if not tensors:
-        return torch.zeros(0, dtype=torch.float64)
-    if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
-        return torch.stack(torch._foreach_norm(tensors, ord)).double()
-    if tensors[0].device.type == "cpu":
-        return _norms_rechecked(tensors)
-    return _norms_scaled(tensors)
-
-
-def _norms_rechecked(tensors: list[Tensor]) -> Tensor:
-    fast = torch.stack(torch._foreach_norm(tensors)).double()
-    values = fast.numpy()  # a CPU tensor's own memory: no copy
-    limits = np.array([_tiny_norm(t.numel()) for t in tensors])
-    tiny = np.flatnonzero(values < limits)
-    if tiny.size:
-        # Scale each tiny tensor by a power of two (exact) that brings its norm near 1; a norm
-        # of 0 means every square underflowed (all |x| < 2^-75), so 2^100 is safe and enough.
-        exps = [
-            100 if values[k] == 0 else min(126, -math.floor(math.log2(values[k]))) for k in tiny
-        ]
-        scaled = torch._foreach_mul([tensors[k] for k in tiny], [2.0**e for e in exps])
-        again = torch.stack(torch._foreach_norm(scaled)).double()
-        fast[torch.from_numpy(tiny)] = again * torch.tensor(
-            [2.0**-e for e in exps], dtype=torch.float64
-        )
-    return fast
-
-
-def _norms_scaled(tensors: list[Tensor]) -> Tensor:
-    largest = torch.stack(torch._foreach_norm(tensors, math.inf)).double()
-    exponent = torch.floor(torch.log2(largest)).clamp(-126, 126)  # 2^e stays a float32 normal
-    scale = torch.where(largest > 0, torch.exp2(-exponent), torch.ones_like(largest))
-    scaled = torch._foreach_mul(tensors, list(scale.float().unbind()))
-    return torch.stack(torch._foreach_norm(scaled)).double() / scale

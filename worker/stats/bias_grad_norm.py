@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros, norms
+from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
+from worker.stats.norms import norms
 
 
 class BiasGradNorm(Statistic):
@@ -13,5 +14,5 @@ class BiasGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         b = self.table.biases
-        squares = norms(grads_or_zeros(b.tensors)).square()
+        squares = norms(grads_or_zeros(b.tensors), workspace=self.table.workspace).square()
         probe.put_many(self.name, b.layers, b.per_layer(squares).sqrt())

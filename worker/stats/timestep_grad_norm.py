@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from worker.ops import UnrolledRNN
-from worker.stats.base import LayerTable, Probe, Statistic, StepContext, norms
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext
+from worker.stats.norms import norms
 
 
 class TimestepGradNorm(Statistic):
@@ -46,4 +47,4 @@ class TimestepGradNorm(Statistic):
         if grads is None or self.layer is None:
             return
         present = [g if g is not None else torch.zeros(1, device=self.table.device) for g in grads]
-        probe.put(self.name, self.layer, norms(present))
+        probe.put(self.name, self.layer, norms(present, workspace=self.table.workspace))

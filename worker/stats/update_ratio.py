@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from worker.stats.base import Probe, Statistic, StepContext, norms
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.norms import norms
 from worker.stats.weight_norm import weight_norms
 
 
@@ -46,15 +47,14 @@ class UpdateRatio(Statistic):
         before = probe.scratch.pop(self.name, None)
         if not updated:
             return
-        w = self.table.weights
+        w, workspace = self.table.weights, self.table.workspace
         if before is None and ctx.optimizer is not None:
             lr = ctx.optimizer.param_groups[0]["lr"]
-            moved = (
-                w.per_layer(norms(_update_direction(ctx.optimizer, w.tensors)).square()).sqrt() * lr
-            )
+            direction = _update_direction(ctx.optimizer, w.tensors)
+            moved = w.per_layer(norms(direction, workspace=workspace).square()).sqrt() * lr
         elif before is not None:
             torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # W_before - W_after
-            moved = w.per_layer(norms(before).square()).sqrt()
+            moved = w.per_layer(norms(before, workspace=workspace).square()).sqrt()
         else:
             return
         probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros, norms
+from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
+from worker.stats.norms import norms
 
 
 class WeightGradMeanAbs(Statistic):

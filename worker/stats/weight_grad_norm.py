@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros, norms
+from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
+from worker.stats.norms import norms
 
 
 class WeightGradNorm(Statistic):
@@ -13,5 +14,5 @@ class WeightGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        squares = norms(grads_or_zeros(w.tensors)).square()
+        squares = norms(grads_or_zeros(w.tensors), workspace=self.table.workspace).square()
         probe.put_many(self.name, w.layers, w.per_layer(squares).sqrt())

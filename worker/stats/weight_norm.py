@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from worker.stats.base import LayerTable, Probe, Statistic, StepContext, norms
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext
+from worker.stats.norms import norms
 
 
 def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
@@ -12,7 +13,8 @@ def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
     w = table.weights
 
     def compute() -> Tensor:
-        return w.per_layer(norms([p.detach() for p in w.tensors]).square()).sqrt()
+        squares = norms([p.detach() for p in w.tensors], workspace=table.workspace).square()
+        return w.per_layer(squares).sqrt()
 
     return probe.cached("weight_norms", compute)
 
