@@ -48,7 +48,6 @@ class Recorder:
         self.schedule = set(schedule)
         self.forward_stats = [s for s in stats if s.forward]
         self.n_layers = len(model.names)
-        self.applies = {s.name: [s.applies(j) for j in range(self.n_layers)] for s in stats}
         self.progress, self.should_cancel = progress, should_cancel
         self.rec = Recording()
         self.pending_losses: list[Tensor] = []

@@ -131,16 +131,14 @@ class Probe:
 
 
 class Statistic:
+    """A layer has a value only where the statistic puts one; everywhere else it is null."""
+
     name: ClassVar[str]
     kind: ClassVar[Kind] = "layer"
     forward: ClassVar[bool] = False  # needs node outputs (an activation statistic)
 
     def bind(self, table: LayerTable) -> None:
         self.table = table
-
-    def applies(self, layer: int) -> bool:
-        """Whether the statistic has a value for `layer` (otherwise null in the result)."""
-        return True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None: ...
 

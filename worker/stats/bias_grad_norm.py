@@ -9,9 +9,6 @@ from worker.stats.norms import norms
 class BiasGradNorm(Statistic):
     name = "bias_grad_norm"
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.biases.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         b = self.table.biases
         squares = norms(grads_or_zeros(b.tensors), workspace=self.table.workspace).square()

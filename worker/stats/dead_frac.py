@@ -26,9 +26,6 @@ class DeadFrac(Statistic):
     name = "dead_frac"
     forward = True
 
-    def applies(self, layer: int) -> bool:
-        return self.table.activations[layer] in FLOOR
-
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         fn = self.table.activations[layer]
         if fn in FLOOR:

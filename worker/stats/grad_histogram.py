@@ -24,9 +24,6 @@ class GradHistogram(Statistic):
             for k in range(len(table.weights.layers))
         ]
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.weights.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         for layer, tensors in zip(self.table.weights.layers, self.members, strict=True):
             grads = [p.grad.reshape(-1) for p in tensors if p.grad is not None]

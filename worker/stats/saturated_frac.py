@@ -9,7 +9,6 @@ import math
 
 from torch import Tensor
 
-from gradprobe.spec.common import SATURATING
 from worker.stats.base import Probe, Statistic, StepContext
 from worker.stats.fractions import count, put_fractions
 
@@ -24,9 +23,6 @@ BAND: dict[str, tuple[float, float]] = {
 class SaturatedFrac(Statistic):
     name = "saturated_frac"
     forward = True
-
-    def applies(self, layer: int) -> bool:
-        return self.table.activations[layer] in SATURATING
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         fn = self.table.activations[layer]

@@ -29,9 +29,6 @@ class TimestepGradNorm(Statistic):
             self.module = module
             self.module.keep_states = True  # references only: autograd holds these anyway
 
-    def applies(self, layer: int) -> bool:
-        return layer == self.layer
-
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if layer != self.layer:
             return

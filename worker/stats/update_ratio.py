@@ -35,9 +35,6 @@ def _update_direction(opt: torch.optim.Optimizer, params: list[Tensor]) -> list[
 class UpdateRatio(Statistic):
     name = "update_ratio"
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.weights.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         weight_norms(probe, self.table)  # ||W_before||, shared with weight_norm
         if not state_gives_update(ctx.optimizer):

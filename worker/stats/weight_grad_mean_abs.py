@@ -9,9 +9,6 @@ from worker.stats.norms import norms
 class WeightGradMeanAbs(Statistic):
     name = "weight_grad_mean_abs"
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.weights.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
         l1 = w.per_layer(norms(grads_or_zeros(w.tensors), ord=1.0))

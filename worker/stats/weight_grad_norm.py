@@ -9,9 +9,6 @@ from worker.stats.norms import norms
 class WeightGradNorm(Statistic):
     name = "weight_grad_norm"
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.weights.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
         squares = norms(grads_or_zeros(w.tensors), workspace=self.table.workspace).square()

@@ -22,8 +22,5 @@ def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
 class WeightNorm(Statistic):
     name = "weight_norm"
 
-    def applies(self, layer: int) -> bool:
-        return layer in self.table.weights.layers
-
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         probe.put_many(self.name, self.table.weights.layers, weight_norms(probe, self.table))

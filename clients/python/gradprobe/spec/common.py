@@ -11,11 +11,6 @@ Activation = Literal[
 ]
 ACTIVATIONS: tuple[str, ...] = Activation.__args__  # type: ignore[attr-defined]
 
-# Activations whose units can saturate (output pinned near a bound, derivative ~0) and
-# those whose units can die (output stuck at the floor of the function, derivative 0).
-SATURATING: frozenset[str] = frozenset({"tanh", "sigmoid", "softsign"})
-RECTIFYING: frozenset[str] = frozenset({"relu", "leaky_relu", "elu", "selu", "gelu", "silu"})
-
 NormKind = Literal["none", "batch", "layer", "rms"]
 
 InitScheme = Literal[
