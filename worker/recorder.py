@@ -55,6 +55,7 @@ class Recorder:
         self.probe: Probe | None = None
         self.ctx: StepContext | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.loss_scaling = False
         self.stop = False
         self._arm(0)
 
@@ -69,8 +70,10 @@ class Recorder:
         for s in self.forward_stats:
             s.on_output(self.probe, layer, out)
 
-    def start(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
+    def start(self, optimizer: torch.optim.Optimizer, loss_scaling: bool) -> None:
+        # with fp16 loss scaling a step can be skipped, so the optimizer's state alone
+        # does not say whether (or how far) the weights moved
+        self.optimizer, self.loss_scaling = optimizer, loss_scaling
 
     # -- hook point 1: after backward, before clipping -------------------------------
     def after_backward(self, step: int, loss: Tensor, output: Tensor, target: Tensor) -> None:
@@ -78,7 +81,9 @@ class Recorder:
         if self.probe is None or self.probe.step != step:
             return
         self.model.observer = None
-        self.ctx = StepContext(loss.detach(), output, target, self.target_kind, self.optimizer)
+        self.ctx = StepContext(
+            loss.detach(), output, target, self.target_kind, self.optimizer, self.loss_scaling
+        )
         for s in self.stats:
             s.after_backward(self.probe, self.ctx)
 

@@ -23,7 +23,7 @@ from worker.losses import loss_fn
 
 
 class Hooks(Protocol):
-    def start(self, optimizer: torch.optim.Optimizer) -> None: ...
+    def start(self, optimizer: torch.optim.Optimizer, loss_scaling: bool) -> None: ...
     def after_backward(self, step: int, loss: Tensor, output: Tensor, target: Tensor) -> None: ...
     def after_step(self, step: int, updated: bool) -> None: ...
     def should_stop(self) -> bool: ...
@@ -95,7 +95,7 @@ def train(
         torch.amp.GradScaler("cuda") if device.type == "cuda" and spec.precision == "fp16" else None
     )
     log = TrainLog()
-    hooks.start(opt)
+    hooks.start(opt, scaler is not None)
     start = time.perf_counter()
     model.train()
     for step in range(spec.steps + 1):

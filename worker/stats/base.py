@@ -93,6 +93,7 @@ class StepContext:
     target: Tensor
     target_kind: str
     optimizer: torch.optim.Optimizer | None = None
+    loss_scaling: bool = False  # fp16 GradScaler: a step may be skipped
 
 
 @dataclass

@@ -37,7 +37,7 @@ class UpdateRatio(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         weight_norms(probe, self.table)  # ||W_before||, shared with weight_norm
-        if not state_gives_update(ctx.optimizer):
+        if ctx.loss_scaling or not state_gives_update(ctx.optimizer):
             probe.scratch[self.name] = [p.detach().clone() for p in self.table.weights.tensors]
 
     def after_step(self, probe: Probe, ctx: StepContext, updated: bool) -> None:
