@@ -40,13 +40,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from gradprobe.plan import plan_document
-from worker.builder import build
-from worker.data import load
+from gradprobe.plan import parse_spec
+from gradprobe.spec import Caps
 from worker.losses import loss_fn
 from worker.recorder import Recorder
-from worker.stats.base import layer_table
-from worker.stats.registry import selected
+from worker.run import attach, prepare
 from worker.trainer import train
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -77,32 +75,14 @@ class Setup:
                 "device": str(device),
             },
         }
-        self.plan = plan_document(raw)
-        self.spec = self.plan.spec
-        self.device = device
-        torch.manual_seed(0)
-        self.model = build(self.plan).to(device)
-        self.batches = load(
-            self.spec.data,
-            self.plan.data,
-            self.spec.model.type,
-            _caps(),
-            128,
-            0,
-            device,
-            torch.float32,
-        )
+        self.run = prepare(parse_spec(raw), Caps())  # seeds, builds and loads as execute() does
+        self.plan, self.spec, self.device = self.run.plan, self.run.spec, self.run.device
+        self.model, self.batches = self.run.model, self.run.batches
         self.kind = self.plan.data.target
 
     def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-
-
-def _caps() -> Any:
-    from gradprobe.spec import Caps
-
-    return Caps()
 
 
 def bare(s: Setup) -> Runner:
@@ -129,16 +109,7 @@ def bare(s: Setup) -> Runner:
 def probed(s: Setup, every: int, activations: bool) -> Runner:
     """gradprobe's own loop and recorder with the default statistics."""
     probe = s.spec.probe.model_copy(update={"every": every, "activations": activations})
-    stats = selected(probe)
-    table = layer_table(
-        s.model.names,
-        [la.op for la in s.plan.layers],
-        [getattr(la.node, "fn", None) for la in s.plan.layers],
-        list(s.model.nodes),
-        s.device,
-    )
-    for st in stats:
-        st.bind(table)
+    stats = attach(s.run, probe)
 
     def run(steps: int) -> float:
         train_spec = s.spec.train.model_copy(update={"steps": steps})
