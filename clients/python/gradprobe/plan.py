@@ -140,8 +140,6 @@ def _check_output(g: Graph, shapes: dict[str, Shape], data: DataShape) -> None:
         raise SpecError.at(("model", "output"), f"unknown output node {g.output!r}")
     out = shapes[g.output]
     want = data.target_shape
-    if data.target == "class" and want[0] == 0:
-        want = (out[-1],) if out else want
     if out != want:
         loc = g.origins.get(g.output, ("model",))
         raise SpecError.at(
