@@ -116,7 +116,8 @@ class Recorder:
         self.pending_losses = []
 
     def _flush(self, probe: Probe) -> None:
-        values = [v for _, _, v in probe.entries] + [torch.stack(self.pending_losses)]
+        entries = probe.entries  # stacks the gathered single values: once
+        values = [v for _, _, v in entries] + [torch.stack(self.pending_losses)]
         host = self._host(values)
         self._check_losses(host.pop())
         rows: dict[str, list[float | None]] = {
@@ -129,7 +130,7 @@ class Recorder:
         }
         scalars: dict[str, float | None] = {}
         nonfinite = False
-        for (name, layers, _), value in zip(probe.entries, host, strict=True):
+        for (name, layers, _), value in zip(entries, host, strict=True):
             if name in rows:
                 for layer, v in zip(layers, value.tolist(), strict=True):
                     rows[name][layer] = v

@@ -19,6 +19,7 @@ from gradprobe.expand import expand
 from gradprobe.graph import Graph
 from gradprobe.shapes import Shape, ShapeError, infer
 from gradprobe.spec import Caps, JobSpec
+from gradprobe.spec.common import InitSpec
 from gradprobe.spec.graph import TRUNK_OPS, PrimitiveNode
 
 _TAGS = ("type", "op", "name")  # discriminator fields of the spec's unions
@@ -85,7 +86,7 @@ class Plan:
     data: DataShape
     layers: list[PlannedLayer]
     output: str
-    init: Any
+    init: InitSpec
     params: int
     flops: int  # forward FLOPs per example
     activation_bytes: int  # estimated activations kept for backward, whole batch
