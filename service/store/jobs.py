@@ -1,0 +1,277 @@
+"""The job state machine, as conditional updates on the store.
+
+queued -> running (a worker claims it, taking a lease) -> succeeded | failed | cancelled.
+A running job whose lease expired goes back to queued (or fails after `max_attempts`);
+every write by a worker names its lease token, so a stale worker can change nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from service.store.models import (
+    Attempt,
+    IdempotencyKey,
+    Job,
+    ResultDoc,
+    WorkerBeat,
+    utcnow,
+)
+
+ACTIVE = ("queued", "running")
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+def get_job(session: Session, job_id: str, tenant_id: str | None = None) -> Job | None:
+    job = session.get(Job, job_id)
+    if job is None or (tenant_id is not None and job.tenant_id != tenant_id):
+        return None
+    return job
+
+
+def active_jobs(session: Session, tenant_id: str) -> int:
+    q = select(func.count()).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
+    return int(session.scalar(q) or 0)
+
+
+def idempotent_job(session: Session, tenant_id: str, key: str) -> tuple[str, str] | None:
+    """(job id, body digest) recorded for this tenant's Idempotency-Key, if any."""
+    row = session.get(IdempotencyKey, (tenant_id, key))
+    return None if row is None else (row.job_id, row.body_digest)
+
+
+def add_job(
+    session: Session,
+    tenant_id: str,
+    spec: dict[str, Any],
+    total_steps: int,
+    queue: str,
+    name: str | None = None,
+    idempotency: tuple[str, str] | None = None,
+) -> Job:
+    """A queued job (not yet published); with `idempotency` = (key, body digest), recorded."""
+    job = Job(
+        id=new_job_id(),
+        tenant_id=tenant_id,
+        spec=spec,
+        total_steps=total_steps,
+        queue=queue,
+        name=name,
+    )
+    session.add(job)
+    if idempotency is not None:
+        session.flush()
+        key, body = idempotency
+        session.add(IdempotencyKey(tenant_id=tenant_id, key=key, body_digest=body, job_id=job.id))
+    session.flush()
+    return job
+
+
+def mark_published(session: Session, job_id: str) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "queued").values(published_at=utcnow())
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    token: str
+    attempt: int
+    spec: dict[str, Any]
+
+
+def claim(session: Session, job_id: str, worker: str, lease_s: float) -> Claim | None:
+    """Take a queued job for `worker`; None when it is not queued (a duplicate delivery,
+    a cancelled or deleted job): the caller then does nothing."""
+    token = uuid.uuid4().hex
+    now = utcnow()
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+        .values(
+            status="running",
+            attempt=Job.attempt + 1,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            worker=worker,
+            started_at=func.coalesce(Job.started_at, now),
+            updated_at=now,
+            error=None,
+        )
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    job = session.get(Job, job_id)
+    assert job is not None
+    session.refresh(job)
+    session.add(Attempt(job_id=job_id, number=job.attempt, worker=worker, started_at=now))
+    return Claim(job_id, token, job.attempt, dict(job.spec))
+
+
+def _mine(job_id: str, token: str) -> Any:
+    return (Job.id == job_id) & (Job.lease_token == token) & (Job.status == "running")
+
+
+def renew(session: Session, job_id: str, token: str, lease_s: float) -> bool | None:
+    """Extend the lease. Returns whether cancellation was requested, or None when the lease
+    is lost (the job was deleted, re-queued or finished elsewhere): stop at once."""
+    now = utcnow()
+    done = session.execute(
+        update(Job)
+        .where(_mine(job_id, token))
+        .values(lease_expires_at=now + timedelta(seconds=lease_s))
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def progress(session: Session, job_id: str, token: str, step: int, loss: float | None) -> bool:
+    done = session.execute(
+        update(Job).where(_mine(job_id, token)).values(step=step, loss=loss, updated_at=utcnow())
+    )
+    return done.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish(
+    session: Session,
+    job_id: str,
+    token: str,
+    status: str,
+    *,
+    document: bytes | None = None,
+    summary: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+    step: int | None = None,
+) -> bool:
+    """End a claimed job. Only the lease holder can; returns False (and writes nothing)
+    for anyone else, so a job gets exactly one stored result."""
+    assert status in FINAL
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "summary": summary,
+        "error": error,
+    }
+    if step is not None:
+        values["step"] = step
+    done = session.execute(update(Job).where(_mine(job_id, token)).values(**values))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if document is not None:
+        packed = gzip.compress(document, compresslevel=6)
+        session.add(ResultDoc(job_id=job_id, document_gz=packed, size=len(document)))
+    job = session.get(Job, job_id)
+    if job is not None:
+        session.execute(
+            update(Attempt)
+            .where(Attempt.job_id == job_id, Attempt.number == job.attempt)
+            .values(ended_at=now, outcome=status)
+        )
+    return True
+
+
+def request_cancel(session: Session, job: Job) -> None:
+    """A queued job is cancelled at once; a running one is flagged for its worker."""
+    now = utcnow()
+    if job.status == "queued":
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == "queued")
+            .values(status="cancelled", cancel_requested=True, finished_at=now, updated_at=now)
+        )
+    elif job.status == "running":
+        session.execute(
+            update(Job).where(Job.id == job.id).values(cancel_requested=True, updated_at=now)
+        )
+    session.refresh(job)
+
+
+def delete_job(session: Session, job_id: str) -> None:
+    for table in (ResultDoc, Attempt, IdempotencyKey):
+        session.execute(delete(table).where(table.job_id == job_id))
+    session.execute(delete(Job).where(Job.id == job_id))
+
+
+def result_gz(session: Session, job_id: str) -> bytes | None:
+    return session.scalar(select(ResultDoc.document_gz).where(ResultDoc.job_id == job_id))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    requeued: list[tuple[str, str]]  # (job id, queue) to publish again
+    failed: list[str]
+
+
+def sweep(session: Session, max_attempts: int, republish_after_s: float) -> Sweep:
+    """Recover lost jobs: running with an expired lease (its worker died) go back to queued,
+    or fail after `max_attempts`; queued jobs never published, or published so long ago
+    that the message is presumed lost, are published again (a duplicate is harmless)."""
+    now = utcnow()
+    expired = list(
+        session.scalars(
+            select(Job).where(Job.status == "running", Job.lease_expires_at < now).with_for_update()
+        )
+    )
+    requeued: list[tuple[str, str]] = []
+    failed: list[str] = []
+    for job in expired:
+        session.execute(
+            update(Attempt)
+            .where(Attempt.job_id == job.id, Attempt.number == job.attempt)
+            .values(ended_at=now, outcome="lost")
+        )
+        if job.attempt >= max_attempts:
+            job.status, job.finished_at = "failed", now
+            job.error = {
+                "type": "worker_lost",
+                "message": f"the worker running this job was lost {job.attempt} times",
+            }
+            failed.append(job.id)
+        elif job.cancel_requested:
+            job.status, job.finished_at = "cancelled", now
+        else:
+            job.status = "queued"
+            requeued.append((job.id, job.queue))
+        job.lease_token = job.lease_expires_at = None
+        job.published_at, job.updated_at = None, now
+    stale = now - timedelta(seconds=republish_after_s)
+    unpublished = now - timedelta(seconds=5)
+    lost = session.execute(
+        select(Job.id, Job.queue).where(
+            Job.status == "queued",
+            ((Job.published_at.is_(None)) & (Job.created_at < unpublished))
+            | (Job.published_at < stale),
+        )
+    )
+    requeued += [(row.id, row.queue) for row in lost if (row.id, row.queue) not in requeued]
+    return Sweep(requeued, failed)
+
+
+def beat(session: Session, name: str, queues: str) -> None:
+    row = session.get(WorkerBeat, name)
+    if row is None:
+        session.add(WorkerBeat(name=name, queues=queues))
+    else:
+        row.seen_at = utcnow()
+
+
+def live_workers(session: Session, within_s: float) -> int:
+    since = utcnow() - timedelta(seconds=within_s)
+    return int(session.scalar(select(func.count()).where(WorkerBeat.seen_at >= since)) or 0)

@@ -1,0 +1,99 @@
+"""`gradprobe-server worker`: a Celery prefork worker plus its housekeeping thread.
+
+torch is imported here, once, in the parent; the pool children inherit it by fork, so
+no job pays for the import. The housekeeping thread beats (for /readyz) and sweeps the
+store for lost jobs (see service.store.jobs.sweep) and publishes them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from service.settings import Settings, get_settings
+from service.store.db import engine_for, session_scope, wait_for_store
+from service.store.jobs import beat, sweep
+from service.tasks.app import make_app, publish
+
+log = logging.getLogger("gradprobe.worker")
+
+
+class Housekeeper(threading.Thread):
+    def __init__(self, app: Celery, s: Settings, name: str) -> None:
+        super().__init__(name="housekeeper", daemon=True)
+        self.app, self.s, self.worker = app, s, name
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        every = min(self.s.sweep_s, 5.0)
+        since_sweep = self.s.sweep_s  # sweep at once on start
+        while not self.stopped.is_set():
+            try:
+                with session_scope(self.s.store_url) as session:
+                    beat(session, self.worker, self.s.queues)
+                if since_sweep >= self.s.sweep_s:
+                    self.sweep_once()
+                    since_sweep = 0.0
+            except Exception:
+                log.exception("housekeeping failed; trying again")
+            self.stopped.wait(every)
+            since_sweep += every
+
+    def sweep_once(self) -> None:
+        with session_scope(self.s.store_url) as session:
+            found = sweep(session, self.s.max_attempts, self.s.republish_after_s)
+        for job_id in found.failed:
+            log.warning("job %s failed: its worker was lost too many times", job_id)
+        for job_id, queue in found.requeued:
+            log.warning("job %s: re-publishing (lost worker or message)", job_id)
+            publish(self.app, job_id, queue)
+            with session_scope(self.s.store_url) as session:
+                from service.store.jobs import mark_published
+
+                mark_published(session, job_id)
+
+
+def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO") -> None:
+    import worker.run  # noqa: F401  (torch, once, in the parent)
+    from service.tasks import job
+
+    s = get_settings()
+    if queues:
+        s = s.model_copy(update={"queues": queues})
+    logging.basicConfig(level=loglevel, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    wait_for_store(s.store_url)
+    name = f"gradprobe-{socket.gethostname()}-{os.getpid()}"
+    app = make_app(s)
+    job.register(app, name)
+    keeper = Housekeeper(app, s, name)
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_connections(**_: Any) -> None:
+        engine_for(s.store_url).dispose(close=False)  # never share a parent's sockets
+
+    @worker_ready.connect(weak=False)
+    def _start(**_: Any) -> None:
+        keeper.start()
+
+    @worker_shutdown.connect(weak=False)
+    def _stop(**_: Any) -> None:
+        keeper.stopped.set()
+
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={s.queues}",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            f"--hostname={name}@%h",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
