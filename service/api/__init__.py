@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): create_app() in app.py; one module per concern."""

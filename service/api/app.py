@@ -1,0 +1,45 @@
+"""The HTTP API: `uvicorn --factory service.api.app:create_app`.
+
+Nothing here imports torch (tests/service/test_api_torch_free.py): the API checks specs
+with the torch-free contract package and hands jobs to the workers through Celery.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import FastAPI
+
+import gradprobe
+from service.api import health, jobs, problems, specs, stats
+from service.api.auth import KeyCache
+from service.api.bodylimit import BodyLimit
+from service.api.limits import TokenBuckets
+from service.api.metrics import Metrics, MetricsMiddleware
+from service.api.openapi import build_openapi
+from service.settings import Settings, get_settings
+from service.tasks.app import make_app
+
+DESCRIPTION = """Instrumented short training runs that show how gradients flow through a network.
+
+Every `/v1` route needs `Authorization: Bearer <API key>`. Errors are RFC 9457
+`application/problem+json`; a bad field is named by its JSON path (`$.model.depth`).
+See docs/api.md."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or get_settings()
+    app = FastAPI(title="gradprobe", version=gradprobe.__version__, description=DESCRIPTION)
+    app.state.settings = s
+    app.state.celery = make_app(s)
+    app.state.keys = KeyCache(s.store_url)
+    app.state.rates = TokenBuckets(s.rate_per_s, s.rate_burst)
+    app.state.metrics = Metrics(s.store_url)
+    problems.install(app)
+    for module in (jobs, stats, specs, health):
+        app.include_router(module.router)
+    # Added innermost first: metrics see every answer, the 413s included.
+    app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,134 @@
+"""Routes of /v1/jobs: submit, list, show, cancel, delete."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from celery import Celery
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
+from fastapi.responses import Response as PlainResponse
+
+from gradprobe.api import JobList, JobStatus, JobView
+from service.api.deps import (
+    BodyDep,
+    CeleryDep,
+    JobDep,
+    MetricsDep,
+    SessionDep,
+    SettingsDep,
+    TenantDep,
+)
+from service.api.openapi import SPEC_BODY
+from service.api.pagination import decode_cursor, page
+from service.api.problems import ApiError, bad_input, responses
+from service.api.submit import enqueue, store_job
+from service.api.views import job_path, job_view
+from service.store.jobs import FINAL, delete_job, request_cancel
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+AUTH = (401, 429)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=255,
+        description="Same key and same body: the same job again (Idempotent-Replayed: true).",
+    ),
+]
+
+
+def revoke(celery: Celery, job_id: str) -> None:
+    """Best effort: the store's state is what counts, the workers also check it."""
+    try:
+        celery.control.revoke(job_id)
+    except Exception as exc:
+        log.warning("job %s: revoke not sent (%s)", job_id, exc)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobView,
+    responses=responses(*AUTH, 413, 422),
+    openapi_extra=SPEC_BODY,
+    summary="Submit a job",
+)
+def create_job(
+    tenant: TenantDep,
+    body: BodyDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    metrics: MetricsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobView:
+    done = store_job(session, settings, tenant, body, idempotency_key)
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        enqueue(session, celery, done.job)
+        metrics.submitted.labels(done.job.queue).inc()
+    response.headers["Location"] = job_path(done.job.id)
+    return job_view(done.job)
+
+
+@router.get("", response_model=JobList, responses=responses(*AUTH, 422), summary="List jobs")
+def list_jobs(
+    tenant: TenantDep,
+    session: SessionDep,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> JobList:
+    try:
+        after = decode_cursor(cursor) if cursor is not None else None
+    except ValueError as exc:
+        raise ApiError(
+            422, "invalid-request", "bad cursor", errors=[bad_input("query.cursor", str(exc))]
+        ) from None
+    jobs, next_cursor = page(session, tenant, limit, status, after)
+    return JobList(items=[job_view(j) for j in jobs], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{job_id}", response_model=JobView, responses=responses(*AUTH, 404), summary="Show a job"
+)
+def show_job(job: JobDep) -> JobView:
+    return job_view(job)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    response_model=JobView,
+    responses=responses(*AUTH, 404, 409),
+    summary="Cancel a job",
+)
+def cancel_job(
+    job: JobDep, session: SessionDep, celery: CeleryDep, background: BackgroundTasks
+) -> JobView:
+    if job.status in FINAL:
+        raise ApiError(409, "job-final", f"job {job.id} is already {job.status}")
+    request_cancel(session, job)
+    session.commit()
+    background.add_task(revoke, celery, job.id)
+    return job_view(job)
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    response_class=PlainResponse,
+    responses=responses(*AUTH, 404),
+    summary="Delete a job and its result",
+)
+def remove_job(
+    job: JobDep, session: SessionDep, celery: CeleryDep, background: BackgroundTasks
+) -> PlainResponse:
+    delete_job(session, job.id)
+    session.commit()
+    background.add_task(revoke, celery, job.id)
+    return PlainResponse(status_code=204)
