@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 SPEC ?= examples/plain-deep-mlp.json
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint
+.PHONY: setup run up test lint servers
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,24 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/gradprobe-server run $(SPEC) -o result.json
 
+# The service on its embedded default: SQLite and a filesystem broker, no other server.
+up: setup
+	$(BIN)/gradprobe-server up
+
+# The integration tests start real Redis and PostgreSQL servers (and check the compose file
+# with Debian's docker-compose): install them when they are missing.
+SERVER_PACKAGES := redis-server postgresql docker-compose
+servers:
+	@if ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || ! command -v docker-compose >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(SERVER_PACKAGES); \
+	fi
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint servers
 	$(BIN)/python -m pytest -q
