@@ -30,7 +30,7 @@ def test_kill_9_of_the_worker_mid_job_reruns_it_once(service: Service) -> None:
         service.wait_worker_ready(service.start_worker())
         job = wait_status(http, job_id, ("succeeded", "failed"), 300)
         assert job["status"] == "succeeded", job.get("error")
-        assert job["attempt"] == 2
+        assert job["attempts"] == 2
     url = service.env["GRADPROBE_DATABASE_URL"]
     assert _rows(url, "SELECT count(*) FROM results WHERE job_id = :j", j=job_id) == [(1,)]
     outcomes = _rows(

@@ -41,7 +41,7 @@ def test_every_family_runs_to_the_same_statistics_as_the_local_command(service: 
             120,
             "the slow job running with progress",
         )
-        assert seen["progress"]["total"] == 800 and seen["attempt"] == 1
+        assert seen["progress"]["total"] == 800 and seen["attempts"] == 1
         done = wait_status(http, slow.json()["id"], ("succeeded",), 180)
         assert done["summary"]["verdict"] and done["finished_at"]
 
