@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from gradprobe.datashapes import DataShape
-from gradprobe.errors import Loc
+from gradprobe.errors import Loc, SpecError
 from gradprobe.graph import Graph, inline
 from gradprobe.spec import (
     CnnModel,
@@ -29,6 +29,15 @@ from gradprobe.spec.common import InitSpec
 from gradprobe.spec.graph import PrimitiveNode
 
 _NODE = TypeAdapter(PrimitiveNode)
+
+
+def _node_error(op: str, name: str, exc: ValidationError) -> str:
+    """The errors of the union member for `op` (the others only say "wrong op")."""
+    errors = exc.errors()
+    wrong = {e["loc"][0] for e in errors if e["loc"][1:] == ("op",)}
+    own = [e for e in errors if e["loc"] and e["loc"][0] not in wrong] or errors
+    where = ".".join(str(p) for p in own[0]["loc"][1:])
+    return f"expands to a {op} node {name!r} whose {where} is out of range: {own[0]['msg']}"
 
 
 class _Stack:
@@ -47,9 +56,12 @@ class _Stack:
         origin: Loc | None = None,
         **kw: Any,
     ) -> str:
-        node = _NODE.validate_python(
-            {"name": name, "op": op, "inputs": inputs or [self.last], **kw}
-        )
+        try:
+            node = _NODE.validate_python(
+                {"name": name, "op": op, "inputs": inputs or [self.last], **kw}
+            )
+        except ValidationError as exc:  # e.g. channels doubled past a node's bound
+            raise SpecError.at(origin or self.origin, _node_error(op, name, exc)) from None
         self.graph.nodes.append(node)
         self.graph.origins[name] = origin or self.origin
         self.last = name
