@@ -92,3 +92,12 @@ def test_examples_are_links_to_the_packaged_presets() -> None:
         assert path.is_symlink(), path
         target = path.resolve()
         assert target.parent.name == "preset_specs" and target.parent.parent.name == "service"
+
+
+def test_a_family_that_expands_past_a_node_bound_is_422(client: TestClient, alice: Headers) -> None:
+    """Found by schemathesis: a U-Net whose channels double past a conv's bound."""
+    spec = {"model": {"type": "unet", "levels": 6, "base_channels": 1025}}
+    r = client.post("/v1/specs/validate", json=spec, headers=alice)
+    assert r.status_code == 422
+    (error,) = r.json()["errors"]
+    assert error["path"].startswith("$.model") and "out_channels" in error["message"]
