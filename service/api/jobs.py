@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from celery import Celery
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
@@ -29,6 +29,18 @@ from service.store.jobs import FINAL, delete_job, request_cancel
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 AUTH = (401, 429)
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted: the job is stored and queued.",
+        "headers": {
+            "Location": {"description": "The job's URL", "schema": {"type": "string"}},
+            "Idempotent-Replayed": {
+                "description": "`true` when an earlier job is returned for an Idempotency-Key",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -51,7 +63,7 @@ def revoke(celery: Celery, job_id: str) -> None:
     "",
     status_code=202,
     response_model=JobView,
-    responses=responses(*AUTH, 413, 422),
+    responses={**ACCEPTED, **responses(*AUTH, 413, 422)},
     openapi_extra=SPEC_BODY,
     summary="Submit a job",
 )

@@ -142,8 +142,19 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _internal)
 
 
+HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the problems a route may answer (see openapi.py)."""
     return {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            **({"headers": HEADERS[status]} if status in HEADERS else {}),
+        }
+        for status in statuses
     }

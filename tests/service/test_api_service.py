@@ -193,3 +193,25 @@ def test_openapi_declares_models_and_problems(client: TestClient) -> None:
 @pytest.mark.parametrize("path", ["/v1/jobs", "/v1/presets"])
 def test_problems_carry_the_request_path(client: TestClient, path: str) -> None:
     assert client.get(path).json()["instance"] == path
+
+
+def test_a_bug_is_a_bare_500_problem(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The last resort: no trace or message in the answer, the details in the log."""
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:gradprobe:problem:internal"
+    assert "secret internals" not in r.text
+    assert "secret internals" in caplog.text
+
+
+def test_openapi_declares_the_headers_of_202_401_and_429(client: TestClient) -> None:
+    post = client.get("/openapi.json").json()["paths"]["/v1/jobs"]["post"]["responses"]
+    assert {"Location", "Idempotent-Replayed"} <= set(post["202"]["headers"])
+    assert "WWW-Authenticate" in post["401"]["headers"]
+    assert "Retry-After" in post["429"]["headers"]
