@@ -320,3 +320,34 @@ def test_delete_removes_the_job_and_its_result(
     assert client.get(f"/v1/jobs/{finished_job}/stats", headers=alice).status_code == 404
     assert client.delete(f"/v1/jobs/{finished_job}", headers=alice).status_code == 404
     assert count_jobs(settings) == 0
+
+
+def test_a_racing_request_with_the_same_key_gets_the_same_job(
+    client: TestClient,
+    alice: Headers,
+    settings: Settings,
+    monkeypatch: Any,
+    queued: Callable[[], list[str]],
+) -> None:
+    """Two requests with one Idempotency-Key, both past the lookup before either commits:
+    the store's unique key makes the second one's insert fail, and it answers with the
+    first one's job."""
+    import service.api.submit as submit_module
+
+    body = {"model": {"type": "mlp", "depth": 3}}
+    headers = {**alice, "Idempotency-Key": "racing"}
+    check_room = submit_module._check_room
+    rival: list[str] = []
+
+    def rival_commits_first(session: Any, tenant: str, limit: int) -> None:
+        if not rival:  # the other request runs its whole course right here
+            monkeypatch.setattr(submit_module, "_check_room", check_room)
+            r = client.post("/v1/jobs", json=body, headers=headers)
+            rival.append(r.json()["id"])
+        check_room(session, tenant, limit)
+
+    monkeypatch.setattr(submit_module, "_check_room", rival_commits_first)
+    r = client.post("/v1/jobs", json=body, headers=headers)
+    assert r.status_code == 202 and r.json()["id"] == rival[0]
+    assert r.headers["idempotent-replayed"] == "true"
+    assert count_jobs(settings) == 1 and len(queued()) == 1
