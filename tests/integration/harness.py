@@ -172,7 +172,9 @@ class Postgres:
             self._run(str(self.bin / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "gp")
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = str(self.dir.parent / "postgres.log")  # and no pipes: the server outlives pg_ctl
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", log, "-o", opts, "-w", "start")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", log, "-o", opts, "-w", "start"
+        )
         return self
 
     def stop(self) -> None:

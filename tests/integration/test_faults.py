@@ -24,7 +24,7 @@ def test_kill_9_of_the_worker_mid_job_reruns_it_once(service: Service) -> None:
     first = service.start_worker()
     service.wait_worker_ready(first)
     with service.client() as http:
-        job_id = http.post("/v1/jobs", json=long_spec(steps=3000)).json()["id"]
+        job_id = http.post("/v1/jobs", json=long_spec(steps=600)).json()["id"]
         wait_for(lambda: job_status(http, job_id)["progress"]["step"] > 0, 120, "the job to run")
         first.kill()  # the parent and its pool child, no goodbye
         service.wait_worker_ready(service.start_worker())
