@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gradprobe.api import PlannedLayer, PlanView, PresetList
-from gradprobe.plan import plan_document
 from service.api.deps import BodyDep, SettingsDep, TenantDep
 from service.api.openapi import SPEC_BODY
+from service.api.planning import plan_posted
 from service.api.problems import responses
 from service.presets import presets
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["specs"])
 def validate_spec(_tenant: TenantDep, body: BodyDep, settings: SettingsDep) -> PlanView:
     """The expanded layers with their shapes, parameters and FLOPs, the estimated activation
     memory, or a 422 problem naming each bad field. Nothing is stored or queued."""
-    plan = plan_document(body, settings.caps())
+    plan = plan_posted(body, settings.caps())
     layers = [
         PlannedLayer(
             name=la.name,

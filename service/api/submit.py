@@ -18,8 +18,8 @@ from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gradprobe.plan import make_plan, parse_spec
 from gradprobe.spec import JobSpec
+from service.api.planning import plan_posted
 from service.api.problems import ApiError, bad_input
 from service.settings import Settings
 from service.store.jobs import active_jobs, add_job, get_job, idempotent_job, mark_published
@@ -80,8 +80,7 @@ def store_job(
 ) -> Submitted:
     """Check and commit the job (or find the earlier one for `key`); raises SpecError or
     ApiError. Nothing is stored when the spec is refused."""
-    spec = parse_spec(raw)
-    make_plan(spec, settings.caps())
+    spec = plan_posted(raw, settings.caps()).spec
     digest = body_digest(raw)
     if key is not None and (earlier := _replay(session, tenant, key, digest)) is not None:
         return Submitted(earlier, True)

@@ -101,3 +101,15 @@ def test_a_family_that_expands_past_a_node_bound_is_422(client: TestClient, alic
     assert r.status_code == 422
     (error,) = r.json()["errors"]
     assert error["path"].startswith("$.model") and "out_channels" in error["message"]
+
+
+def test_a_spec_naming_a_server_file_is_refused_on_every_route(
+    client: TestClient, alice: Headers
+) -> None:
+    spec = {"model": {"type": "mlp", "depth": 2}, "data": {"name": "upload", "path": "/etc/hosts"}}
+    for route in ("/v1/specs/validate", "/v1/jobs"):
+        r = client.post(route, json=spec, headers=alice)
+        assert r.status_code == 422, r.text
+        assert [e["path"] for e in r.json()["errors"]] == ["$.data.path"]
+        assert "/etc/hosts" not in r.text
+    assert client.get("/v1/jobs", headers=alice).json()["items"] == []
