@@ -46,11 +46,21 @@ class Settings(BaseSettings):
     max_active_jobs: int = Field(
         20, ge=1, description="Queued + running jobs per tenant (429 over it)."
     )
-    max_parameters: int = Caps().max_parameters
-    max_activation_bytes: int = Caps().max_activation_bytes
-    max_steps: int = Caps().max_steps
-    max_seq_len: int = Caps().max_seq_len
-    max_upload_bytes: int = Caps().max_upload_bytes
+    max_parameters: int = Field(
+        Caps().max_parameters, ge=1, description="Per-job cap: trainable parameters."
+    )
+    max_activation_bytes: int = Field(
+        Caps().max_activation_bytes,
+        ge=1,
+        description="Per-job cap: estimated activation memory (bytes).",
+    )
+    max_steps: int = Field(Caps().max_steps, ge=1, description="Per-job cap: training steps.")
+    max_seq_len: int = Field(Caps().max_seq_len, ge=1, description="Per-job cap: sequence length.")
+    max_upload_bytes: int = Field(
+        Caps().max_upload_bytes,
+        ge=1,
+        description="Per-job cap: size of an uploaded data file (bytes).",
+    )
 
     @property
     def store_url(self) -> str:
