@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     )
     queues: str = Field("gpu,cpu", description="Queues a worker consumes, comma-separated.")
     default_queue: str = Field("cpu", description="Queue a job goes to: gpu or cpu.")
+    gpus: str = Field(
+        "",
+        description="GPU ids a worker spreads its pool processes over, one each (e.g. 0,1,2,3 "
+        "with --concurrency 4); empty: every process sees every visible GPU.",
+    )
     lease_s: float = Field(30.0, gt=0, description="A running job's lease; renewed every third.")
     sweep_s: float = Field(10.0, gt=0, description="How often a worker looks for lost jobs.")
     republish_after_s: float = Field(

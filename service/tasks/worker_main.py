@@ -13,6 +13,7 @@ import socket
 import threading
 from typing import Any
 
+from billiard.process import current_process
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
@@ -59,6 +60,15 @@ class Housekeeper(threading.Thread):
                 mark_published(session, job_id)
 
 
+def pin_gpu(gpus: str) -> None:
+    """Give this pool process its own GPU (before CUDA starts in it): process i of the pool
+    gets the i-th id of `gpus`, so --concurrency N on N GPUs runs one job per GPU."""
+    ids = [g.strip() for g in gpus.split(",") if g.strip()]
+    if ids:
+        index = getattr(current_process(), "index", 0)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ids[index % len(ids)]
+
+
 def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO") -> None:
     import worker.run  # noqa: F401  (torch, once, in the parent)
     from service.tasks import job
@@ -74,8 +84,9 @@ def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO"
     keeper = Housekeeper(app, s, name)
 
     @worker_process_init.connect(weak=False)
-    def _fresh_connections(**_: Any) -> None:
+    def _child_init(**_: Any) -> None:
         engine_for(s.store_url).dispose(close=False)  # never share a parent's sockets
+        pin_gpu(s.gpus)
 
     @worker_ready.connect(weak=False)
     def _start(**_: Any) -> None:
