@@ -1,12 +1,12 @@
 """The norm helper every gradient statistic uses: exact for tiny values on both of its paths
-(the CPU's recheck and the accelerator's power-of-two scaling, run here on CPU tensors)."""
+(the CPU's BLAS calls and the accelerator's power-of-two scaling, run here on CPU tensors)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from worker.stats.norms import Workspace, norms, norms_rechecked, norms_scaled
+from worker.stats.norms import BLAS_SCALES, host_norm, norms, norms_scaled
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def reference(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "path",
-    [lambda ts: norms_rechecked(ts, Workspace()), norms_scaled, norms],
-    ids=["cpu-recheck", "device-scaled", "norms"],
+    [lambda ts: torch.tensor([host_norm(t) for t in ts], dtype=torch.float64), norms_scaled, norms],
+    ids=["cpu-blas", "device-scaled", "norms"],
 )
 def test_l2_norms_are_exact_for_tiny_tensors(path, tensors: list[torch.Tensor]) -> None:  # type: ignore[no-untyped-def]
     got, want = path(tensors), reference(tensors)
@@ -47,6 +47,20 @@ def test_float32_alone_would_underflow(tensors: list[torch.Tensor]) -> None:
     assert torch.linalg.vector_norm(tensors[3]) == 0  # why the helper exists
 
 
+def test_cpu_norms_take_the_blas_path() -> None:
+    assert BLAS_SCALES  # this BLAS's nrm2 scales; otherwise the CPU would rescale like a device
+
+
+def test_subnormal_results_keep_their_digits() -> None:
+    """A norm below float32's smallest normal is recomputed on a rescaled copy."""
+    gen = torch.Generator().manual_seed(2)
+    t = torch.randn(1000, generator=gen) * 1e-42  # subnormal elements (steps of 1.4e-45)
+    want = float(torch.linalg.vector_norm(t.double()))
+    assert 0 < want < 1.2e-38
+    assert host_norm(t) == pytest.approx(want, rel=1e-6)
+    assert host_norm(t, ord=1.0) == pytest.approx(float(t.double().abs().sum()), rel=1e-6)
+
+
 def test_l1_and_float64(tensors: list[torch.Tensor]) -> None:
     l1 = norms(tensors, ord=1.0)  # sums of |x| cannot underflow; float32 accumulation
     want = torch.stack([t.double().abs().sum() for t in tensors])
@@ -55,10 +69,16 @@ def test_l1_and_float64(tensors: list[torch.Tensor]) -> None:
     torch.testing.assert_close(norms(doubles), reference(tensors), rtol=1e-12, atol=0.0)
 
 
-def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread() -> None:
-    """The shifted one-pass sums used for act_mean/act_std against a float64 two-pass."""
+@pytest.mark.parametrize("on_host", [True, False], ids=["cpu-blas", "device-ops"])
+def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread(
+    on_host: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-pass sums used for act_mean/act_std against a float64 two-pass, on the CPU's
+    path (unshifted where that is safe, shifted where the mean dominates) and the device's."""
     from worker.stats import moments
     from worker.stats.base import Probe
+
+    monkeypatch.setattr(moments, "on_host", lambda tensors: on_host)
 
     gen = torch.Generator().manual_seed(1)
     outs = [

@@ -271,6 +271,27 @@ def test_statistics_at_init_match_autograd(
     assert result.metrics["update_ratio"] == [[None] * ref.n]
 
 
+@pytest.mark.parametrize(
+    "case", ["graph_every_activation", "cnn_residual_batchnorm", "lstm_two_layers"]
+)
+def test_accelerator_paths_match_autograd_too(
+    case: str,
+    make_spec: Callable[..., dict[str, Any]],
+    reference: Callable[..., Ref],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the CPU, norms, moments and unit counts read host memory (BLAS, NumPy); on an
+    accelerator they are torch ops with no host read. Forced onto the CPU here, the
+    accelerator's paths must match the reference as well."""
+    for module in ("norms", "act_grad_norm", "moments", "fractions"):
+        monkeypatch.setattr(f"worker.stats.{module}.on_host", lambda *args: False)
+    doc = doc_for(make_spec, case)
+    result = execute(doc)
+    ref = reference(doc)
+    check_scalars(result, ref, 0)
+    check_layers(result, ref, 0)
+
+
 def test_activation_fractions_are_exercised(make_spec: Callable[..., dict[str, Any]]) -> None:
     """The every-activation graph really has saturated and dead units, so the comparison
     above checks fractions strictly between 0 and 1, not zeros against zeros."""

@@ -1,15 +1,19 @@
 """||dL/dh_l|| for every node output h_l: the backpropagated gradient, the flow itself
 (Glorot & Bengio 2010). It can vanish while weight-gradient norms look flat, so both are kept.
 
-A tensor hook on each output receives the full gradient (summed over every consumer of h_l)
-and only keeps a reference; after backward all norms are taken in one batched call."""
+A tensor hook on each output receives the full gradient (summed over every consumer of h_l).
+On an accelerator it keeps a reference and all norms are taken in one batched call after
+backward. On the CPU it takes the norm at once, while the gradient is still in cache:
+holding every dL/dh until the end of backward would also keep the autograd engine from
+reusing their memory, which costs more than the norms."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.norms import norms
+from worker.stats.norms import host_norm, norms, on_host
 
 
 class ActGradNorm(Statistic):
@@ -17,13 +21,22 @@ class ActGradNorm(Statistic):
     forward = True
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        if out.requires_grad:
-            grads: dict[int, Tensor] = probe.scratch.setdefault(self.name, {})
-            out.register_hook(lambda g: grads.__setitem__(layer, g))
+        if not out.requires_grad:
+            return
+        if on_host([out]):
+            taken: dict[int, float] = probe.scratch.setdefault(f"{self.name}/taken", {})
+            out.register_hook(lambda g: taken.__setitem__(layer, host_norm(g)))
+        else:
+            kept: dict[int, Tensor] = probe.scratch.setdefault(f"{self.name}/kept", {})
+            out.register_hook(lambda g: kept.__setitem__(layer, g))
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        grads: dict[int, Tensor] = probe.scratch.pop(self.name, {})
-        layers = sorted(grads)
-        probe.put_many(
-            self.name, layers, norms([grads[j] for j in layers], workspace=self.table.workspace)
-        )
+        taken: dict[int, float] = probe.scratch.pop(f"{self.name}/taken", {})
+        if taken:
+            layers = sorted(taken)
+            values = torch.tensor([taken[j] for j in layers], dtype=torch.float64)
+            probe.put_many(self.name, layers, values)
+        kept: dict[int, Tensor] = probe.scratch.pop(f"{self.name}/kept", {})
+        if kept:
+            layers = sorted(kept)
+            probe.put_many(self.name, layers, norms([kept[j] for j in layers]))

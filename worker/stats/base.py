@@ -16,8 +16,6 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from worker.stats.norms import Workspace
-
 Kind = Literal["layer", "timestep", "histogram", "scalar"]
 
 
@@ -47,7 +45,6 @@ class LayerTable:
     weights: ParamGroup
     biases: ParamGroup
     device: torch.device
-    workspace: Workspace = field(default_factory=Workspace)  # norms() reuses it every probe
 
 
 def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup:
@@ -146,6 +143,14 @@ class Statistic:
     def after_backward(self, probe: Probe, ctx: StepContext) -> None: ...
 
     def after_step(self, probe: Probe, ctx: StepContext, updated: bool) -> None: ...
+
+
+def column(values: Sequence[Tensor | float]) -> Tensor:
+    """One float64 vector of per-layer values: host numbers (what the CPU paths produce) or
+    0-dim tensors (on an accelerator, stacked on the device)."""
+    if not any(isinstance(v, Tensor) for v in values):
+        return torch.tensor(values, dtype=torch.float64)
+    return torch.stack([torch.as_tensor(v) for v in values]).double()
 
 
 def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.fractions import count, put_fractions
+from worker.stats.fractions import count, put_fractions, values
 
 SELU_LA = 1.0507009873554805 * 1.6732632423543772  # lambda * alpha: SELU's peak slope
 # A unit is dead when even its largest output over the batch is below the floor:
@@ -30,7 +30,8 @@ class DeadFrac(Statistic):
         fn = self.table.activations[layer]
         if fn in FLOOR:
             floor, inclusive = FLOOR[fn]
-            top = out.detach().amax(dim=0)  # per unit, its largest output over the batch
+            x = values(out)  # per unit, its largest output over the batch:
+            top = x.amax(dim=0) if isinstance(x, Tensor) else x.max(axis=0)
             count(probe, self.name, layer, top <= floor if inclusive else top < floor)
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:

@@ -1,25 +1,42 @@
 """Counting units per layer in the forward pass and turning the counts into fractions for all
-layers at once after backward: two cheap ops per node instead of a chain of small ones."""
+layers at once after backward.
+
+On the CPU the output is read in place with NumPy (one reduction and one comparison, no
+torch op: these tensors are small, and torch would hand each op to its thread pool); on an
+accelerator the same expressions run as device ops and nothing is read on the host."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from worker.stats.base import Probe
+from worker.stats.base import Probe, column
+from worker.stats.norms import on_host
+
+Values = Tensor | np.ndarray
 
 
-def count(probe: Probe, name: str, layer: int, hits: Tensor) -> None:
-    """Record how many elements of the boolean tensor `hits` are set, out of how many."""
-    counts: dict[int, tuple[Tensor, int]] = probe.scratch.setdefault(f"count/{name}", {})
-    counts[layer] = (torch.count_nonzero(hits), hits.numel())
+def values(out: Tensor) -> Values:
+    """The output itself, or on the CPU a NumPy view of its memory."""
+    x = out.detach()
+    return x.numpy() if on_host([x]) else x
+
+
+def count(probe: Probe, name: str, layer: int, hits: Values) -> None:
+    """Record how many elements of the boolean `hits` are set, out of how many."""
+    counts: dict[int, tuple[Tensor | float, int]] = probe.scratch.setdefault(f"count/{name}", {})
+    if isinstance(hits, Tensor):
+        counts[layer] = (torch.count_nonzero(hits), hits.numel())
+    else:
+        counts[layer] = (float(np.count_nonzero(hits)), hits.size)
 
 
 def put_fractions(probe: Probe, name: str) -> None:
-    counts: dict[int, tuple[Tensor, int]] = probe.scratch.pop(f"count/{name}", {})
+    counts: dict[int, tuple[Tensor | float, int]] = probe.scratch.pop(f"count/{name}", {})
     if not counts:
         return
     layers = sorted(counts)
-    hits = torch.stack([counts[j][0] for j in layers]).double()
+    hits = column([counts[j][0] for j in layers])
     totals = torch.tensor([counts[j][1] for j in layers], dtype=torch.float64)
     probe.put_many(name, layers, hits / totals.to(hits.device))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.fractions import count, put_fractions
+from worker.stats.fractions import count, put_fractions, values
 
 THRESHOLD = 0.02  # of the derivative's peak
 BAND: dict[str, tuple[float, float]] = {
@@ -28,8 +29,10 @@ class SaturatedFrac(Statistic):
         fn = self.table.activations[layer]
         if fn in BAND:
             centre, radius = BAND[fn]
-            y = out.detach()
-            count(probe, self.name, layer, (y - centre if centre else y).abs() > radius)
+            y = values(out)
+            y = y - centre if centre else y
+            hits = y.abs() > radius if isinstance(y, Tensor) else np.abs(y) > radius
+            count(probe, self.name, layer, hits)
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         put_fractions(probe, self.name)

@@ -44,4 +44,4 @@ class TimestepGradNorm(Statistic):
         if grads is None or self.layer is None:
             return
         present = [g if g is not None else torch.zeros(1, device=self.table.device) for g in grads]
-        probe.put(self.name, self.layer, norms(present, workspace=self.table.workspace))
+        probe.put(self.name, self.layer, norms(present))

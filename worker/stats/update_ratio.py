@@ -44,14 +44,14 @@ class UpdateRatio(Statistic):
         before = probe.scratch.pop(self.name, None)
         if not updated:
             return
-        w, workspace = self.table.weights, self.table.workspace
+        w = self.table.weights
         if before is None and ctx.optimizer is not None:
             lr = ctx.optimizer.param_groups[0]["lr"]
             direction = _update_direction(ctx.optimizer, w.tensors)
-            moved = w.per_layer(norms(direction, workspace=workspace).square()).sqrt() * lr
+            moved = w.per_layer(norms(direction).square()).sqrt() * lr
         elif before is not None:
             torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # W_before - W_after
-            moved = w.per_layer(norms(before, workspace=workspace).square()).sqrt()
+            moved = w.per_layer(norms(before).square()).sqrt()
         else:
             return
         probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

@@ -11,5 +11,5 @@ class WeightGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        squares = norms(grads_or_zeros(w.tensors), workspace=self.table.workspace).square()
+        squares = norms(grads_or_zeros(w.tensors)).square()
         probe.put_many(self.name, w.layers, w.per_layer(squares).sqrt())

@@ -13,7 +13,7 @@ def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
     w = table.weights
 
     def compute() -> Tensor:
-        squares = norms([p.detach() for p in w.tensors], workspace=table.workspace).square()
+        squares = norms([p.detach() for p in w.tensors]).square()
         return w.per_layer(squares).sqrt()
 
     return probe.cached("weight_norms", compute)
