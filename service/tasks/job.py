@@ -39,8 +39,11 @@ def run_claimed(s: Settings, job: Claim, worker: str) -> str:
     url = s.store_url
 
     def report(step: int, loss: float | None) -> None:
-        with session_scope(url) as session:
-            progress(session, job.job_id, job.token, step, loss)
+        try:
+            with session_scope(url) as session:
+                progress(session, job.job_id, job.token, step, loss)
+        except Exception:  # progress is best effort: a blink of the store must not fail a job
+            log.exception("job %s: could not write progress", job.job_id)
 
     with Lease(url, job, s.lease_s) as lease:
         try:

@@ -19,7 +19,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from service.settings import Settings, get_settings
 from service.store.db import engine_for, session_scope, wait_for_store
-from service.store.jobs import beat, sweep
+from service.store.jobs import beat, mark_published, sweep
 from service.tasks.app import make_app, publish
 
 log = logging.getLogger("gradprobe.worker")
@@ -55,8 +55,6 @@ class Housekeeper(threading.Thread):
             log.warning("job %s: re-publishing (lost worker or message)", job_id)
             publish(self.app, job_id, queue)
             with session_scope(self.s.store_url) as session:
-                from service.store.jobs import mark_published
-
                 mark_published(session, job_id)
 
 
