@@ -14,6 +14,7 @@ import gradprobe
 from service.api import health, jobs, problems, specs, stats
 from service.api.auth import KeyCache
 from service.api.bodylimit import BodyLimit
+from service.api.deps import store_limiter
 from service.api.limits import TokenBuckets
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import build_openapi
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = s
     app.state.celery = make_app(s)
     app.state.keys = KeyCache(s.store_url)
+    app.state.store_calls = store_limiter(s.store_url)
     app.state.rates = TokenBuckets(s.rate_per_s, s.rate_burst)
     app.state.metrics = Metrics(s.store_url)
     problems.install(app)

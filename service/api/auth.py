@@ -21,6 +21,12 @@ class KeyCache:
         self._known: dict[str, tuple[str, float]] = {}  # digest -> (tenant, good until)
         self._lock = threading.Lock()
 
+    def remembered(self, secret: str) -> str | None:
+        """The tenant of a key looked up less than `ttl_s` ago, else None; never blocks."""
+        with self._lock:
+            hit = self._known.get(digest(secret))
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
     def tenant(self, secret: str) -> str | None:
         """The tenant of a live key, or None for an unknown or revoked one."""
         key = digest(secret)

@@ -1,13 +1,21 @@
 """The cross-cutting needs of the routes, as Annotated dependencies: settings, a store
 session, the Celery app, the calling tenant (authenticated and rate-limited), a job of that
-tenant (or 404) and a JSON object body."""
+tenant (or 404) and a JSON object body.
+
+FastAPI runs every plain `def` dependency in its thread pool, one hop each, and under load
+those hops cost more than the work (bench/api_load.py, docs/benchmarks.md). So the
+dependencies that never block are `async def`, and the hot routes do all their store work
+in one hop through `in_store_thread`.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,24 +26,39 @@ from service.api.limits import TokenBuckets
 from service.api.metrics import Metrics
 from service.api.problems import ApiError, bad_input
 from service.settings import Settings
-from service.store.db import session_scope
+from service.store.db import engine_for, session_scope
 from service.store.jobs import get_job
 from service.store.models import Job
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `gradprobe-server keys create`")
+T = TypeVar("T")
 
 
-def app_settings(request: Request) -> Settings:
+def store_limiter(store_url: str) -> CapacityLimiter:
+    """How many store calls may run at once: as many as the engine's pool keeps connections.
+    More would open and close overflow connections at every burst, and each extra runnable
+    thread makes the others wait longer for the GIL."""
+    size = getattr(engine_for(store_url).pool, "size", None)
+    return CapacityLimiter(size() if callable(size) else 5)
+
+
+async def in_store_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, which blocks on the store, in the thread pool under the store's limit."""
+    limiter: CapacityLimiter = request.app.state.store_calls
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+async def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def app_celery(request: Request) -> Celery:
+async def app_celery(request: Request) -> Celery:
     celery: Celery = request.app.state.celery
     return celery
 
 
-def app_metrics(request: Request) -> Metrics:
+async def app_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -60,14 +83,17 @@ def _unauthorized(detail: str, error: str | None = None) -> ApiError:
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-def current_tenant(
+async def current_tenant(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
-    """The tenant of the request's API key, once its rate allows the request."""
+    """The tenant of the request's API key, once its rate allows the request. A key seen
+    lately is answered from memory; only a lookup in the store goes to the thread pool."""
     if credentials is None:
         raise _unauthorized("send an API key: Authorization: Bearer <key>")
     keys: KeyCache = request.app.state.keys
-    tenant = keys.tenant(credentials.credentials)
+    tenant = keys.remembered(credentials.credentials)
+    if tenant is None:
+        tenant = await in_store_thread(request, keys.tenant, credentials.credentials)
     if tenant is None:
         raise _unauthorized("the API key is not valid or was revoked", "invalid_token")
     rates: TokenBuckets = request.app.state.rates
@@ -94,6 +120,23 @@ def owned_job(job_id: str, tenant: TenantDep, session: SessionDep) -> Job:
 
 
 JobDep = Annotated[Job, Depends(owned_job)]
+
+
+def _read_job(store_url: str, job_id: str, tenant: str) -> Job | None:
+    with session_scope(store_url) as session:
+        return get_job(session, job_id, tenant)
+
+
+async def read_job(request: Request, job_id: str, tenant: TenantDep, settings: SettingsDep) -> Job:
+    """The tenant's job for a route that only shows it, or 404 as `owned_job`: read, and its
+    session closed, in one hop to the thread pool (it comes back detached, columns loaded)."""
+    job = await in_store_thread(request, _read_job, settings.store_url, job_id, tenant)
+    if job is None:
+        raise ApiError(404, "job-not-found", f"no job {job_id}")
+    return job
+
+
+ReadJobDep = Annotated[Job, Depends(read_job)]
 
 
 async def json_object(request: Request) -> dict[str, Any]:

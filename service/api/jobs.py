@@ -6,7 +6,7 @@ import logging
 from typing import Annotated, Any
 
 from celery import Celery
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import Response as PlainResponse
 
 from gradprobe.api import JobList, JobStatus, JobView
@@ -15,14 +15,16 @@ from service.api.deps import (
     CeleryDep,
     JobDep,
     MetricsDep,
+    ReadJobDep,
     SessionDep,
     SettingsDep,
     TenantDep,
+    in_store_thread,
 )
 from service.api.openapi import SPEC_BODY
 from service.api.pagination import decode_cursor, page
 from service.api.problems import ApiError, bad_input, responses
-from service.api.submit import enqueue, store_job
+from service.api.submit import submit
 from service.api.views import job_path, job_view
 from service.store.jobs import FINAL, delete_job, request_cancel
 
@@ -67,21 +69,20 @@ def revoke(celery: Celery, job_id: str) -> None:
     openapi_extra=SPEC_BODY,
     summary="Submit a job",
 )
-def create_job(
+async def create_job(
+    request: Request,
     tenant: TenantDep,
     body: BodyDep,
-    session: SessionDep,
     settings: SettingsDep,
     celery: CeleryDep,
     metrics: MetricsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JobView:
-    done = store_job(session, settings, tenant, body, idempotency_key)
+    done = await in_store_thread(request, submit, settings, celery, tenant, body, idempotency_key)
     if done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        enqueue(session, celery, done.job)
         metrics.submitted.labels(done.job.queue).inc()
     response.headers["Location"] = job_path(done.job.id)
     return job_view(done.job)
@@ -108,7 +109,7 @@ def list_jobs(
 @router.get(
     "/{job_id}", response_model=JobView, responses=responses(*AUTH, 404), summary="Show a job"
 )
-def show_job(job: JobDep) -> JobView:
+async def show_job(job: ReadJobDep) -> JobView:
     return job_view(job)
 
 

@@ -22,6 +22,7 @@ from gradprobe.spec import JobSpec
 from service.api.planning import plan_posted
 from service.api.problems import ApiError, bad_input
 from service.settings import Settings
+from service.store.db import session_scope
 from service.store.jobs import active_jobs, add_job, get_job, idempotent_job, mark_published
 from service.store.models import Job
 from service.tasks.app import publish
@@ -115,3 +116,15 @@ def enqueue(session: Session, celery: Celery, job: Job) -> bool:
     mark_published(session, job.id)
     session.commit()
     return True
+
+
+def submit(
+    settings: Settings, celery: Celery, tenant: str, raw: dict[str, Any], key: str | None
+) -> Submitted:
+    """`store_job`, then `enqueue` a new job, in one session: the whole of a POST's blocking
+    work, for one trip to the API's thread pool."""
+    with session_scope(settings.store_url) as session:
+        done = store_job(session, settings, tenant, raw, key)
+        if not done.replayed:
+            enqueue(session, celery, done.job)
+    return done

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
+from service.api.auth import KeyCache
 from service.settings import Settings
 from service.store.db import session_scope
 from service.store.keys import create_key, revoke_key
@@ -71,6 +72,18 @@ def test_a_revoked_key_stops_working_within_seconds(client: TestClient, settings
     )
     r = client.get("/v1/jobs", headers=headers)
     assert 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+def test_a_key_is_answered_from_memory_only_within_its_ttl(settings: Settings) -> None:
+    with session_scope(settings.store_url) as session:
+        key = create_key(session, "remembered")
+    keys = KeyCache(settings.store_url, ttl_s=0.2)
+    assert keys.remembered(key.secret) is None  # never looked up: the store must answer
+    assert keys.tenant(key.secret) == key.tenant_id
+    assert keys.remembered(key.secret) == key.tenant_id
+    time.sleep(0.3)
+    assert keys.remembered(key.secret) is None
+    assert keys.remembered("gp_not-a-key") is None
 
 
 def test_another_tenants_job_is_404_on_every_job_route(
