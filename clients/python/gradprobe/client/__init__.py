@@ -1,0 +1,45 @@
+"""The gradprobe HTTP client: `Client`, `AsyncClient`, the job handles and the errors."""
+
+from gradprobe.client._config import ClientConfig, PollPolicy
+from gradprobe.client._retry import RetryPolicy
+from gradprobe.client.client import AsyncClient, Client
+from gradprobe.client.errors import (
+    ApiConnectionError,
+    ApiError,
+    AuthError,
+    BadRequest,
+    Conflict,
+    GradprobeError,
+    JobFailed,
+    NotFound,
+    RateLimited,
+    ServerError,
+    ValidationError,
+    WaitTimeout,
+)
+from gradprobe.client.job import AsyncJob, Job
+from gradprobe.client.stats import LayerStats, Stats
+
+__all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "AsyncClient",
+    "AsyncJob",
+    "AuthError",
+    "BadRequest",
+    "Client",
+    "ClientConfig",
+    "Conflict",
+    "GradprobeError",
+    "Job",
+    "JobFailed",
+    "LayerStats",
+    "NotFound",
+    "PollPolicy",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "Stats",
+    "ValidationError",
+    "WaitTimeout",
+]

@@ -1,0 +1,122 @@
+"""The API's operations as `Call`s, and the parsing of their answers: what the sync and the
+async resources share. See docs/api.md for each route."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from gradprobe.api import JobList, JobStatus, JobView
+from gradprobe.client._transport import Call
+from gradprobe.spec import JobSpec
+
+M = TypeVar("M", bound=BaseModel)
+SpecLike = Mapping[str, Any] | JobSpec
+
+
+def parse(model: type[M], response: httpx.Response) -> M:
+    return model.model_validate_json(response.content)
+
+
+def spec_body(spec: SpecLike) -> dict[str, Any]:
+    """A spec as JSON: a typed `JobSpec` in full (every default), a mapping as it is."""
+    if isinstance(spec, JobSpec):
+        return spec.model_dump(mode="json")
+    return dict(spec)
+
+
+def new_idempotency_key() -> str:
+    return f"gp-{uuid.uuid4().hex}"
+
+
+def _job_path(job_id: str, *rest: str) -> str:
+    return "/".join(["/v1/jobs", quote(job_id, safe=""), *rest])
+
+
+def _names(values: Iterable[str] | str | None) -> str | None:
+    if values is None:
+        return None
+    return values if isinstance(values, str) else ",".join(values)
+
+
+def create_job(spec: SpecLike, idempotency_key: str | None = None) -> Call:
+    """POST /v1/jobs. Always with an Idempotency-Key (a fresh one unless given), so that a
+    retry after a lost answer returns the same job rather than a second one."""
+    key = idempotency_key or new_idempotency_key()
+    headers = {"Idempotency-Key": key}
+    return Call("POST", "/v1/jobs", json=spec_body(spec), headers=headers, replayable=True)
+
+
+def get_job(job_id: str) -> Call:
+    return Call("GET", _job_path(job_id))
+
+
+def list_jobs(status: JobStatus | None, limit: int, cursor: str | None) -> Call:
+    params: dict[str, str | int] = {"limit": limit}
+    if status is not None:
+        params["status"] = status
+    if cursor is not None:
+        params["cursor"] = cursor
+    return Call("GET", "/v1/jobs", params=params)
+
+
+def cancel_job(job_id: str) -> Call:
+    # Cancelling twice ends in the same state: safe to repeat.
+    return Call("POST", _job_path(job_id, "cancel"), replayable=True)
+
+
+def delete_job(job_id: str) -> Call:
+    return Call("DELETE", _job_path(job_id))
+
+
+def job_stats(
+    job_id: str,
+    layers: Iterable[str] | str | None = None,
+    metrics: Iterable[str] | str | None = None,
+    max_points: int | None = None,
+) -> Call:
+    params: dict[str, str | int] = {}
+    for name, value in (("layers", _names(layers)), ("metrics", _names(metrics))):
+        if value:
+            params[name] = value
+    if max_points is not None:
+        params["max_points"] = max_points
+    return Call("GET", _job_path(job_id, "stats"), params=params or None)
+
+
+def validate_spec(spec: SpecLike) -> Call:
+    # A dry run stores nothing: safe to repeat.
+    return Call("POST", "/v1/specs/validate", json=spec_body(spec), replayable=True)
+
+
+def list_presets() -> Call:
+    return Call("GET", "/v1/presets")
+
+
+class JobPages:
+    """The state of an iteration over GET /v1/jobs: the cursor, and how many jobs are still
+    wanted (`limit`, None for all)."""
+
+    def __init__(self, status: JobStatus | None, page_size: int, limit: int | None) -> None:
+        self.status, self.page_size, self.left = status, page_size, limit
+        self.cursor: str | None = None
+        self.done = limit is not None and limit <= 0
+
+    def next_call(self) -> Call | None:
+        if self.done:
+            return None
+        size = self.page_size if self.left is None else min(self.page_size, self.left)
+        return list_jobs(self.status, size, self.cursor)
+
+    def take(self, page: JobList) -> list[JobView]:
+        items = page.items if self.left is None else page.items[: self.left]
+        if self.left is not None:
+            self.left -= len(items)
+        self.cursor = page.next_cursor
+        self.done = not page.next_cursor or self.left == 0
+        return items

@@ -1,0 +1,145 @@
+"""A handle on one job, as `jobs.create()` and `jobs.get()` return it: the latest view the
+client has of it, plus the actions on it. `Job` is the sync handle, `AsyncJob` the async one;
+everything but the I/O lives in `JobHandle` and the shared `Waiter`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from gradprobe.api import JobError, JobStatus, JobView, Progress
+from gradprobe.client._wait import FINAL, Waiter
+from gradprobe.client.stats import Stats
+from gradprobe.result import Summary
+
+if TYPE_CHECKING:
+    from gradprobe.client.client import AsyncClient, Client
+
+Names = Iterable[str] | str | None
+
+
+class JobHandle:
+    """What the sync and async handles share: the job's latest view, read-only."""
+
+    def __init__(self, view: JobView) -> None:
+        self.view = view
+
+    @property
+    def id(self) -> str:
+        return self.view.id
+
+    @property
+    def name(self) -> str | None:
+        return self.view.name
+
+    @property
+    def status(self) -> JobStatus:
+        return self.view.status
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended (succeeded, failed or cancelled)."""
+        return self.view.status in FINAL
+
+    @property
+    def progress(self) -> Progress:
+        return self.view.progress
+
+    @property
+    def summary(self) -> Summary | None:
+        """The result's summary (verdict, reasons, decay factors) once the job has a result."""
+        return self.view.summary
+
+    @property
+    def error(self) -> JobError | None:
+        """Why the job failed, once it has."""
+        return self.view.error
+
+    @property
+    def created_at(self) -> datetime:
+        return self.view.created_at
+
+    def __repr__(self) -> str:
+        p = self.view.progress
+        return f"<{type(self).__name__} {self.id} {self.status} step {p.step}/{p.total}>"
+
+
+class Job(JobHandle):
+    def __init__(self, client: Client, view: JobView) -> None:
+        super().__init__(view)
+        self._client = client
+
+    def refresh(self) -> Job:
+        """Fetch the job's current state (in place); returns the handle itself."""
+        self.view = self._client.jobs.get(self.id).view
+        return self
+
+    def wait(self, timeout: float = 600.0, progress: Callable[[Job], Any] | None = None) -> Job:
+        """Poll until the job ends, at most `timeout` seconds, and return the handle.
+
+        `progress(job)` is called on every change of status or step. Raises `JobFailed` (with
+        the server's error) if the job fails, `WaitTimeout` at the deadline; a cancelled job is
+        returned like a succeeded one (look at `.status`).
+        """
+        waiter = Waiter(self._client._clock, timeout, self._client.config.poll)
+        while True:
+            if waiter.changed(self) and progress is not None:
+                progress(self)
+            if waiter.finished(self):
+                return self
+            self._client._sleep(waiter.next_delay(self))
+            self.refresh()
+
+    def stats(
+        self, layers: Names = None, metrics: Names = None, max_points: int | None = None
+    ) -> Stats:
+        """The job's statistics (filters as `jobs.stats`), with accessors by layer/metric."""
+        return Stats(self._client.jobs.stats(self.id, layers, metrics, max_points))
+
+    def cancel(self) -> Job:
+        self.view = self._client.jobs.cancel(self.id).view
+        return self
+
+    def delete(self) -> None:
+        self._client.jobs.delete(self.id)
+
+
+class AsyncJob(JobHandle):
+    def __init__(self, client: AsyncClient, view: JobView) -> None:
+        super().__init__(view)
+        self._client = client
+
+    async def refresh(self) -> AsyncJob:
+        """Fetch the job's current state (in place); returns the handle itself."""
+        self.view = (await self._client.jobs.get(self.id)).view
+        return self
+
+    async def wait(
+        self, timeout: float = 600.0, progress: Callable[[AsyncJob], Any] | None = None
+    ) -> AsyncJob:
+        """As `Job.wait`; `progress` may be a plain function or a coroutine function."""
+        waiter = Waiter(self._client._clock, timeout, self._client.config.poll)
+        while True:
+            if waiter.changed(self) and progress is not None:
+                shown = progress(self)
+                if inspect.isawaitable(shown):
+                    await shown
+            if waiter.finished(self):
+                return self
+            await self._client._sleep(waiter.next_delay(self))
+            await self.refresh()
+
+    async def stats(
+        self, layers: Names = None, metrics: Names = None, max_points: int | None = None
+    ) -> Stats:
+        """The job's statistics (filters as `jobs.stats`), with accessors by layer/metric."""
+        return Stats(await self._client.jobs.stats(self.id, layers, metrics, max_points))
+
+    async def cancel(self) -> AsyncJob:
+        self.view = (await self._client.jobs.cancel(self.id)).view
+        return self
+
+    async def delete(self) -> None:
+        await self._client.jobs.delete(self.id)
