@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 import gradprobe
-from service.api import health, jobs, plots, problems, specs, stats
+from service.api import events, health, jobs, plots, problems, specs, stats
 from service.api.auth import KeyCache
 from service.api.bodylimit import BodyLimit
 from service.api.deps import store_limiter
@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rates = TokenBuckets(s.rate_per_s, s.rate_burst)
     app.state.metrics = Metrics(s.store_url)
     problems.install(app)
-    for module in (jobs, stats, plots, specs, health):
+    app.state.watcher = events.JobWatcher(s.store_url)
+    for module in (jobs, events, stats, plots, specs, health):
         app.include_router(module.router)
     # Added innermost first: metrics see every answer, the 413s included.
     app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
