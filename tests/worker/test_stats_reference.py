@@ -284,7 +284,7 @@ def test_accelerator_paths_match_autograd_too(
     accelerator they are torch ops with no host read. Forced onto the CPU here, the
     accelerator's paths must match the reference as well."""
     for module in ("norms", "act_grad_norm", "moments", "fractions"):
-        monkeypatch.setattr(f"worker.stats.{module}.on_host", lambda *args: False)
+        monkeypatch.setattr(f"worker.stats.{module}.is_host", lambda t: False)
     doc = doc_for(make_spec, case)
     result = execute(doc)
     ref = reference(doc)

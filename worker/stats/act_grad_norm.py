@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.norms import host_norm, norms, on_host
+from worker.stats.norms import host_norm, is_host, norms
 
 
 class ActGradNorm(Statistic):
@@ -23,7 +23,7 @@ class ActGradNorm(Statistic):
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if not out.requires_grad:
             return
-        if on_host([out]):
+        if is_host(out):
             taken: dict[int, float] = probe.scratch.setdefault(f"{self.name}/taken", {})
             out.register_hook(lambda g: taken.__setitem__(layer, host_norm(g)))
         else:

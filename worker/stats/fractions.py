@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.norms import on_host
+from worker.stats.norms import is_host
 
 Values = Tensor | np.ndarray
 
@@ -20,7 +20,7 @@ Values = Tensor | np.ndarray
 def values(out: Tensor) -> Values:
     """The output itself, or on the CPU a NumPy view of its memory."""
     x = out.detach()
-    return x.numpy() if on_host([x]) else x
+    return x.numpy() if is_host(x) else x
 
 
 def count(probe: Probe, name: str, layer: int, hits: Values) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.norms import on_host
+from worker.stats.norms import BLAS, is_host
 
 RAW = "moments/raw"
 Sums = tuple[Tensor | float, Tensor | float, Tensor | float, int]  # shift, sum d, sum d^2, n
@@ -31,7 +31,7 @@ def observe(probe: Probe, layer: int, out: Tensor) -> None:
     raw: dict[int, Sums] = probe.scratch.setdefault(RAW, {})
     if layer not in raw:
         x = out.detach()
-        raw[layer] = host_sums(x) if on_host([x]) else device_sums(x)
+        raw[layer] = host_sums(x) if is_host(x) else device_sums(x)
 
 
 def device_sums(x: Tensor) -> Sums:
@@ -47,14 +47,15 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def host_sums(x: Tensor) -> Sums:
+    dot = BLAS[x.dtype][0]
     a = x.numpy().reshape(-1)
     ones = _ones(a.size, a.dtype)
+    total, squares = float(dot(a, ones)), float(dot(a, a))
+    if 2 * total * total <= squares * a.size:
+        return 0.0, total, squares, a.size
     with np.errstate(all="ignore"):  # a diverging run's inf/nan are values, not errors
-        total, squares = float(a @ ones), float(a @ a)
-        if 2 * total * total <= squares * a.size:
-            return 0.0, total, squares, a.size
         d = a - a[0]
-        return float(a[0]), float(d @ ones), float(d @ d), a.size
+    return float(a[0]), float(dot(d, ones)), float(dot(d, d)), a.size
 
 
 def table(probe: Probe) -> tuple[list[int], Tensor, Tensor]:

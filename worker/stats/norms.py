@@ -1,12 +1,12 @@
 """Per-tensor L2 and L1 norms that stay exact for tiny gradients.
 
 A 50-layer sigmoid net has gradients of 1e-30 whose float32 squares underflow to zero, so a
-plain float32 norm reports 0. On the CPU each norm is one BLAS call (`nrm2`, `asum`) on the
-tensor's own memory: nrm2 is specified to avoid underflow and overflow (checked once at
-import), so there is one pass per tensor and nothing to recheck; it is also no slower than
-torch's float32 norm, and asum is several times faster than torch's L1. On an accelerator
-every tensor is rescaled by the power of two nearest its largest element, on the device: no
-host sync. float64 tensors off the CPU, and L1 norms (no squares), are computed directly.
+plain float32 norm reports 0. On the CPU each norm is one BLAS call on the tensor's own
+memory: `nrm2`, which is specified to avoid underflow and overflow (checked once at import),
+so there is nothing to recheck, and `asum` for L1 norms (several times faster than torch's).
+On an accelerator every tensor is rescaled by the power of two nearest its largest element,
+on the device: no host sync. float64 tensors off the CPU, and L1 norms (no squares), are
+computed directly.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-Kernel = Callable[[np.ndarray], float]
-HOST: dict[tuple[torch.dtype, float], Kernel] = {
-    (torch.float32, 2.0): blas.snrm2,
-    (torch.float32, 1.0): blas.sasum,
-    (torch.float64, 2.0): blas.dnrm2,
-    (torch.float64, 1.0): blas.dasum,
+Kernel = Callable[..., float]
+BLAS: dict[torch.dtype, tuple[Kernel, Kernel, Kernel]] = {  # dot, nrm2, asum
+    torch.float32: (blas.sdot, blas.snrm2, blas.sasum),
+    torch.float64: (blas.ddot, blas.dnrm2, blas.dasum),
 }
+TINY = {torch.float32: 2.0**-126, torch.float64: 2.0**-1022}  # the smallest normal numbers
 RESCUE = 2.0**100  # exact; brings a result below the smallest normal back to full precision
 
 
@@ -45,19 +44,24 @@ ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1)
 
 def host_norm(t: Tensor, ord: float = 2.0) -> float:
     """The norm of a float32/float64 CPU tensor, read in place by BLAS. A result below the
-    dtype's smallest normal number has lost bits (all elements are subnormal or zero); it is
-    recomputed on a copy scaled by an exact power of two."""
-    kernel = HOST[(t.dtype, ord)]
+    smallest normal number (every element subnormal) has lost bits: it is recomputed on a
+    copy scaled by an exact power of two."""
+    kernel = BLAS[t.dtype][1 if ord == 2.0 else 2]
     a = t.detach().numpy().reshape(-1)
     value = float(kernel(a))
-    if 0 < value < np.finfo(a.dtype).tiny:
+    if 0 < value < TINY[t.dtype]:
         value = float(kernel(a * a.dtype.type(RESCUE))) / RESCUE
     return value
 
 
+def is_host(t: Tensor) -> bool:
+    """Whether `host_norm` (and the other host-memory paths) take this tensor: a float32 or
+    float64 CPU tensor, and a BLAS whose nrm2 scales."""
+    return BLAS_SCALES and t.is_cpu and t.dtype in BLAS
+
+
 def on_host(tensors: list[Tensor], ord: float = 2.0) -> bool:
-    """Whether `host_norm` takes these tensors (CPU float32/float64, a trustworthy BLAS)."""
-    return BLAS_SCALES and all(t.device.type == "cpu" and (t.dtype, ord) in HOST for t in tensors)
+    return ord in (1.0, 2.0) and all(is_host(t) for t in tensors)
 
 
 def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
@@ -69,6 +73,16 @@ def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
     if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
         return torch.stack(torch._foreach_norm(tensors, ord)).double()
     return norms_scaled(tensors)
+
+
+def l2_and_l1(tensors: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Both norms of every tensor. On the CPU they are taken one tensor at a time, so the
+    second pass reads a tensor that is still in cache."""
+    if not tensors or not on_host(tensors):
+        return norms(tensors), norms(tensors, 1.0)
+    pairs = [(host_norm(t), host_norm(t, 1.0)) for t in tensors]
+    l2, l1 = (torch.tensor(column, dtype=torch.float64) for column in zip(*pairs, strict=True))
+    return l2, l1
 
 
 def norms_scaled(tensors: list[Tensor]) -> Tensor:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
-from worker.stats.norms import norms
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.weight_grad_norm import weight_grad_norms
 
 
 class WeightGradMeanAbs(Statistic):
@@ -11,5 +11,5 @@ class WeightGradMeanAbs(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        l1 = w.per_layer(norms(grads_or_zeros(w.tensors), ord=1.0))
-        probe.put_many(self.name, w.layers, l1 / w.numel)
+        _, l1 = weight_grad_norms(probe, self.table)
+        probe.put_many(self.name, w.layers, w.per_layer(l1) / w.numel)

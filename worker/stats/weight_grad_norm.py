@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
-from worker.stats.norms import norms
+from torch import Tensor
+
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext, grads_or_zeros
+from worker.stats.norms import l2_and_l1
+
+
+def weight_grad_norms(probe: Probe, table: LayerTable) -> tuple[Tensor, Tensor]:
+    """Per-tensor L2 and L1 norms of the weight gradients, taken together once per probe
+    (weight_grad_mean_abs needs the L1 norms)."""
+    return probe.cached(
+        "weight_grad_norms", lambda: l2_and_l1(grads_or_zeros(table.weights.tensors))
+    )
 
 
 class WeightGradNorm(Statistic):
@@ -11,5 +21,5 @@ class WeightGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        squares = norms(grads_or_zeros(w.tensors)).square()
-        probe.put_many(self.name, w.layers, w.per_layer(squares).sqrt())
+        l2, _ = weight_grad_norms(probe, self.table)
+        probe.put_many(self.name, w.layers, w.per_layer(l2.square()).sqrt())
