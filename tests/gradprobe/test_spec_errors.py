@@ -195,3 +195,26 @@ def test_minimal_spec_is_valid_with_every_default() -> None:
     plan = plan_document({"model": {"type": "mlp", "depth": 50, "activation": "sigmoid"}})
     assert [la.name for la in plan.layers[:2]] == ["h1.linear", "h1.act"]
     assert plan.layers[-1].name == "out.linear" and plan.spec.data.name == "teacher"
+
+
+def test_series_reads_by_position_in_a_document_filtered_to_some_layers() -> None:
+    from gradprobe.result import Result
+
+    doc = {
+        "spec": {"model": {"type": "mlp", "depth": 2}},
+        "layers": [{"name": "h2.linear", "op": "linear", "index": 2, "params": 10}],
+        "steps": [0, 5],
+        "metrics": {"weight_grad_norm": [[1.0], [2.0]]},
+        "loss": [1.0, 0.5],
+        "summary": {
+            "verdict": "healthy",
+            "reasons": [],
+            "grad_ratio_first_last": None,
+            "decay_per_layer": None,
+            "decay_per_timestep": None,
+            "loss_drop": None,
+            "first_nonfinite_step": None,
+        },
+        "timing": {"step_ms": 1.0, "probe_overhead": 0.0},
+    }
+    assert Result.model_validate(doc).series("weight_grad_norm", "h2.linear") == [1.0, 2.0]

@@ -122,9 +122,11 @@ class Result(Open):
         return _compact(v)
 
     def layer_index(self, name: str) -> int:
-        for layer in self.layers:
+        """The position of layer `name` in `layers` (and so in each row of `metrics`), which
+        is not `LayerInfo.index` in a document filtered to some layers."""
+        for position, layer in enumerate(self.layers):
             if layer.name == name:
-                return layer.index
+                return position
         raise KeyError(name)
 
     def series(self, metric: str, layer: str) -> Series:
