@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     max_active_jobs: int = Field(
         20, ge=1, description="Queued + running jobs per tenant (429 over it)."
     )
+    max_study_cells: int = Field(
+        64, ge=1, description="Cells (jobs) one study may have (422 over it)."
+    )
     max_parameters: int = Field(
         Caps().max_parameters, ge=1, description="Per-job cap: trainable parameters."
     )

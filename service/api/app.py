@@ -11,7 +11,17 @@ from functools import partial
 from fastapi import FastAPI
 
 import gradprobe
-from service.api import events, health, jobs, plots, problems, specs, stats
+from service.api import (
+    events,
+    health,
+    jobs,
+    plots,
+    problems,
+    specs,
+    stats,
+    studies,
+    study_plots,
+)
 from service.api.auth import KeyCache
 from service.api.bodylimit import BodyLimit
 from service.api.deps import store_limiter
@@ -39,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(s.store_url)
     problems.install(app)
     app.state.watcher = events.JobWatcher(s.store_url)
-    for module in (jobs, events, stats, plots, specs, health):
+    for module in (jobs, events, stats, plots, studies, study_plots, specs, health):
         app.include_router(module.router)
     # Added innermost first: metrics see every answer, the 413s included.
     app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)

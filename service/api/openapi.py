@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
+from gradprobe.api import StudyCreate
 from gradprobe.spec import JobSpec
 from service.api.problems import MEDIA_TYPE
 
@@ -27,9 +28,12 @@ SPEC_BODY: dict[str, Any] = {
 
 
 def _spec_schemas() -> dict[str, Any]:
-    schema = TypeAdapter(JobSpec).json_schema(mode="validation", ref_template=REF)
-    defs: dict[str, Any] = schema.pop("$defs", {})
-    return {**defs, "JobSpec": schema}
+    out: dict[str, Any] = {}
+    for model in (JobSpec, StudyCreate):  # bodies read by deps.json_object
+        schema = TypeAdapter(model).json_schema(mode="validation", ref_template=REF)
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
 
 
 def _problems_as_problem_json(paths: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Keyset pagination of a tenant's jobs, newest first.
+"""Keyset pagination of a tenant's jobs (and studies), newest first.
 
 The cursor is the (created_at, id) of the last job of a page, opaque to clients. A page
 is the jobs strictly after it in (created_at desc, id desc) order, so jobs inserted while a
@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -17,8 +18,16 @@ from sqlalchemy.orm import Session
 from service.store.models import Job
 
 
-def encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), job.id], separators=(",", ":"))
+class Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+def encode_cursor(row: Keyed) -> str:
+    """The cursor after `row` (a job or a study: anything paged by (created_at, id))."""
+    raw = json.dumps([row.created_at.isoformat(), row.id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

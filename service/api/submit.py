@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from service.tasks.app import publish
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 RETRY_ACTIVE_S = 10  # Retry-After when the tenant has too many active jobs
 
 
@@ -48,7 +50,9 @@ def pick_queue(spec: JobSpec, settings: Settings) -> str:
     return {"cuda": "gpu", "cpu": "cpu"}.get(spec.train.device, settings.default_queue)
 
 
-def _replay(session: Session, tenant: str, key: str, digest: str) -> Job | None:
+def replay_job(session: Session, tenant: str, key: str, digest: str) -> Job | None:
+    """The job an earlier request made with this Idempotency-Key and body; a 422 when the
+    key came with another body."""
     known = idempotent_job(session, tenant, key)
     if known is None:
         return None
@@ -65,15 +69,57 @@ def _replay(session: Session, tenant: str, key: str, digest: str) -> Job | None:
     return get_job(session, job_id, tenant)
 
 
-def _check_room(session: Session, tenant: str, limit: int) -> None:
+def check_room(session: Session, tenant: str, limit: int, adding: int = 1) -> None:
+    """429 when `adding` more jobs would take the tenant's queued + running past `limit`."""
     active = active_jobs(session, tenant)
-    if active >= limit:
+    if active + adding > limit:
+        more = "" if adding == 1 else f"; {adding} more do not fit"
         raise ApiError(
             429,
             "too-many-active-jobs",
-            f"{active} jobs are queued or running, the limit is {limit}",
+            f"{active} jobs are queued or running, the limit is {limit}{more}",
             headers={"Retry-After": str(RETRY_ACTIVE_S)},
         )
+
+
+def new_job(
+    session: Session,
+    settings: Settings,
+    tenant: str,
+    spec: JobSpec,
+    *,
+    idempotency: tuple[str, str] | None = None,
+    study: tuple[str, str] | None = None,
+) -> Job:
+    """A queued job for a checked spec (flushed, not committed)."""
+    return add_job(
+        session,
+        tenant,
+        spec.model_dump(mode="json"),
+        total_steps=spec.train.steps,
+        queue=pick_queue(spec, settings),
+        name=spec.name or None,
+        idempotency=idempotency,
+        study=study,
+    )
+
+
+def add_or_replay(
+    session: Session, add: Callable[[], T], replay: Callable[[], T | None]
+) -> tuple[T, bool]:
+    """`add()` and commit, then (what it added, False). When a concurrent request with the
+    same Idempotency-Key committed first (the key's row conflicts), roll back and return
+    (`replay()`, its earlier answer, True)."""
+    try:
+        made = add()
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = replay()
+        if earlier is None:
+            raise
+        return earlier, True
+    return made, False
 
 
 def store_job(
@@ -83,27 +129,16 @@ def store_job(
     ApiError. Nothing is stored when the spec is refused."""
     spec = plan_posted(raw, settings.caps()).spec
     digest = body_digest(raw)
-    if key is not None and (earlier := _replay(session, tenant, key, digest)) is not None:
+    if key is not None and (earlier := replay_job(session, tenant, key, digest)) is not None:
         return Submitted(earlier, True)
-    _check_room(session, tenant, settings.max_active_jobs)
-    try:
-        job = add_job(
-            session,
-            tenant,
-            spec.model_dump(mode="json"),
-            total_steps=spec.train.steps,
-            queue=pick_queue(spec, settings),
-            name=spec.name or None,
-            idempotency=None if key is None else (key, digest),
-        )
-        session.commit()
-    except IntegrityError:  # a concurrent request with the same key committed first
-        session.rollback()
-        earlier = _replay(session, tenant, key, digest) if key is not None else None
-        if earlier is None:
-            raise
-        return Submitted(earlier, True)
-    return Submitted(job, False)
+    check_room(session, tenant, settings.max_active_jobs)
+    idempotency = None if key is None else (key, digest)
+    job, replayed = add_or_replay(
+        session,
+        lambda: new_job(session, settings, tenant, spec, idempotency=idempotency),
+        lambda: None if key is None else replay_job(session, tenant, key, digest),
+    )
+    return Submitted(job, replayed)
 
 
 def enqueue(session: Session, celery: Celery, job: Job) -> bool:

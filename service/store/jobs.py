@@ -59,8 +59,10 @@ def add_job(
     queue: str,
     name: str | None = None,
     idempotency: tuple[str, str] | None = None,
+    study: tuple[str, str] | None = None,
 ) -> Job:
-    """A queued job (not yet published); with `idempotency` = (key, body digest), recorded."""
+    """A queued job (not yet published); with `idempotency` = (key, body digest), recorded;
+    with `study` = (study id, variant), a cell of that study."""
     job = Job(
         id=new_job_id(),
         tenant_id=tenant_id,
@@ -68,6 +70,8 @@ def add_job(
         total_steps=total_steps,
         queue=queue,
         name=name,
+        study_id=None if study is None else study[0],
+        variant=None if study is None else study[1],
     )
     session.add(job)
     if idempotency is not None:

@@ -70,6 +70,25 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Study(Base):
+    """A base spec and its cells, submitted together; each cell is one job (`Job.study_id`).
+
+    `cells` is the expanded list, in order: {"name", "job_id", "overrides" | "spec", and for
+    presets "remedy", "compare_with"}; the jobs hold the full spec each cell ran.
+    """
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    base: Mapped[dict[str, Any]] = mapped_column()
+    cells: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_studies_tenant_created", "tenant_id", "created_at", "id"),)
+
+
 class Job(Base):
     """One submitted spec and everything about its life: state, lease, progress, outcome.
 
@@ -101,6 +120,9 @@ class Job(Base):
     loss: Mapped[float | None] = mapped_column(Float, default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # A job submitted as a cell of a study: the study, and the cell's (variant's) name.
+    study_id: Mapped[str | None] = mapped_column(ForeignKey("studies.id"), index=True, default=None)
+    variant: Mapped[str | None] = mapped_column(String(200), default=None)
 
     __table_args__ = (
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),

@@ -336,17 +336,17 @@ def test_a_racing_request_with_the_same_key_gets_the_same_job(
 
     body = {"model": {"type": "mlp", "depth": 3}}
     headers = {**alice, "Idempotency-Key": "racing"}
-    check_room = submit_module._check_room
+    check_room = submit_module.check_room
     rival: list[str] = []
 
     def rival_commits_first(session: Any, tenant: str, limit: int) -> None:
         if not rival:  # the other request runs its whole course right here
-            monkeypatch.setattr(submit_module, "_check_room", check_room)
+            monkeypatch.setattr(submit_module, "check_room", check_room)
             r = client.post("/v1/jobs", json=body, headers=headers)
             rival.append(r.json()["id"])
         check_room(session, tenant, limit)
 
-    monkeypatch.setattr(submit_module, "_check_room", rival_commits_first)
+    monkeypatch.setattr(submit_module, "check_room", rival_commits_first)
     r = client.post("/v1/jobs", json=body, headers=headers)
     assert r.status_code == 202 and r.json()["id"] == rival[0]
     assert r.headers["idempotent-replayed"] == "true"

@@ -49,7 +49,9 @@ def test_validate_applies_the_caps(client: TestClient, alice: Headers, settings:
     assert [e["path"] for e in r.json()["errors"]] == ["$.data.length"]
 
 
-def test_presets_are_the_examples_and_the_five_remedies(client: TestClient, alice: Headers) -> None:
+def test_presets_are_the_examples_and_the_remedies_study(
+    client: TestClient, alice: Headers
+) -> None:
     r = client.get("/v1/presets", headers=alice)
     assert r.status_code == 200
     items = r.json()["items"]
@@ -58,8 +60,9 @@ def test_presets_are_the_examples_and_the_five_remedies(client: TestClient, alic
     assert len(files) >= 9 and set(specs) == set(files)
     for name, doc in files.items():
         assert specs[name]["spec"] == doc and specs[name]["title"] == doc["name"]
-    (study,) = [p for p in items if p["kind"] == "study"]
-    assert study["name"] == "five-remedies" and study["base"] == files["plain-deep-mlp"]
+    studies = {p["name"]: p for p in items if p["kind"] == "study"}
+    study = studies["vanishing-gradient-remedies"]
+    assert study["base"] == files["plain-deep-mlp"]
     variants = {v["name"]: v for v in study["variants"]}
     assert set(variants) == {
         "plain-deep-mlp",
@@ -76,12 +79,9 @@ def test_presets_are_the_examples_and_the_five_remedies(client: TestClient, alic
 
 
 def test_every_preset_validates(client: TestClient, alice: Headers) -> None:
+    """Spec presets here; the cells of study presets in test_api_studies.py."""
     for preset in client.get("/v1/presets", headers=alice).json()["items"]:
-        specs = (
-            [preset["spec"]]
-            if preset["kind"] == "spec"
-            else [v["spec"] for v in preset["variants"]]
-        )
+        specs = [preset["spec"]] if preset["kind"] == "spec" else [preset["base"]]
         for spec in specs:
             r = client.post("/v1/specs/validate", json=spec, headers=alice)
             assert r.status_code == 200, (preset["name"], r.text)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gradprobe.result import Summary
+from gradprobe.result import Summary, Verdict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Queue = Literal["gpu", "cpu"]
@@ -118,20 +118,30 @@ class SpecPreset(Open):
 
 
 class StudyVariant(Open):
+    """One cell of a study: `overrides` (dotted paths into the spec -> values) applied to
+    the study's base, or to `spec` when the variant gives a whole spec of its own."""
+
     name: str
-    remedy: str = Field(description="The remedy this variant shows ('none: ...' for a baseline).")
+    remedy: str | None = Field(
+        None, description="The remedy this variant shows ('none: ...' for a baseline)."
+    )
     compare_with: str | None = Field(None, description="The baseline variant it fixes.")
-    spec: dict[str, Any]
+    overrides: dict[str, Any] | None = Field(
+        None, description='Dotted paths into the spec and their values: {"model.depth": 50}.'
+    )
+    spec: dict[str, Any] | None = Field(None, description="A whole spec instead of the base.")
 
 
 class StudyPreset(Open):
-    """A ready study: a base spec and the variants to compare with it."""
+    """A ready study: a base spec and the variants (or the grid) to compare; it can be
+    posted to `POST /v1/studies` as it is."""
 
     kind: Literal["study"] = "study"
     name: str
     title: str
     base: dict[str, Any]
-    variants: list[StudyVariant]
+    grid: dict[str, list[Any]] | None = None
+    variants: list[StudyVariant] | None = None
 
 
 Preset = Annotated[SpecPreset | StudyPreset, Field(discriminator="kind")]
@@ -139,6 +149,107 @@ Preset = Annotated[SpecPreset | StudyPreset, Field(discriminator="kind")]
 
 class PresetList(Open):
     items: list[Preset]
+
+
+StudyStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "partial"]
+STUDY_STATUS_DOC = (
+    "queued: every cell is queued; running: some cell is queued or running and some has "
+    "started; succeeded / failed / cancelled: every cell ended so (failed: none succeeded "
+    "and at least one failed); partial: every cell ended, some succeeded and some did not."
+)
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StudyVariantCreate(Closed):
+    name: str = Field(min_length=1, max_length=200)
+    remedy: str | None = Field(None, max_length=500)
+    compare_with: str | None = Field(None, max_length=200)
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description='Dotted paths into the spec: {"model.residual": true}.'
+    )
+    spec: dict[str, Any] | None = Field(
+        None, description="A whole spec in place of the base (the overrides apply to it)."
+    )
+
+
+class StudyCreate(Closed):
+    """The body of `POST /v1/studies`: a base spec and exactly one of `grid` (dotted paths
+    -> lists of values; one cell per combination) or `variants` (named cells)."""
+
+    kind: Literal["study"] | None = Field(None, description="Ignored: a preset posts as it is.")
+    name: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=500)
+    base: dict[str, Any] = Field(description="The spec every cell starts from.")
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
+    variants: Annotated[list[StudyVariantCreate], Field(min_length=1)] | None = None
+
+
+class StudyCell(Open):
+    """One cell of a study and its job."""
+
+    variant: str
+    job_id: str
+    status: JobStatus
+    progress: Progress
+    overrides: dict[str, Any] = {}
+    remedy: str | None = None
+    compare_with: str | None = None
+
+
+class StudyRow(Open):
+    """One finished cell in the comparison table, from its result document."""
+
+    variant: str
+    job_id: str
+    verdict: Verdict
+    grad_ratio_first_last: float | None
+    decay: float | None = Field(
+        description="Gradient decay factor per time step for recurrent models, else per layer."
+    )
+    decay_over: Literal["layer", "timestep"] | None
+    decay_per_layer: float | None
+    decay_per_timestep: float | None
+    loss_drop: float | None
+    final_accuracy: float | None = Field(description="Accuracy at the last probe, if any.")
+    step_ms: float | None = Field(description="Mean time of one training step (ms).")
+
+
+class StudyLinks(Open):
+    self: str
+    cancel: str
+    compare: str = Field(description="The comparison plot (.png; .svg works too).")
+
+
+class StudyView(Open):
+    """A study: its cells, their aggregated status and the comparison table."""
+
+    id: str
+    name: str | None = None
+    status: StudyStatus = Field(description=STUDY_STATUS_DOC)
+    created_at: datetime
+    counts: dict[str, int] = Field(description="Cells by job status.")
+    cells: list[StudyCell]
+    table: list[StudyRow] = Field(description="The cells that have a result, in cell order.")
+    links: StudyLinks
+
+
+class StudyBrief(Open):
+    id: str
+    name: str | None = None
+    status: StudyStatus
+    created_at: datetime
+    counts: dict[str, int]
+    links: StudyLinks
+
+
+class StudyList(Open):
+    """A page of studies, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[StudyBrief]
+    next_cursor: str | None = None
 
 
 class Health(Open):

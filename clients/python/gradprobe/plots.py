@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from gradprobe.result import Result
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 Format = Literal["png", "svg"]
 SIZE = (10.0, 6.0)  # inches; at DPI this is the PNG's size in pixels
+COMPARE_SIZE = (14.0, 6.0)  # the study comparison: profiles and ratios side by side
 DPI = 100
 MAX_LABELS = 40  # layer names on an axis; more are thinned evenly
 
@@ -199,9 +200,61 @@ PLOTS: dict[str, Callable[[Result], Figure]] = {
 }
 
 
-def render(result: Result, name: str, fmt: Format = "png") -> bytes:
-    """One named plot of `result` as PNG or SVG bytes. Raises KeyError for an unknown name."""
-    fig = PLOTS[name](result)
+def _save(fig: Figure, fmt: Format) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format=fmt, dpi=DPI)
     return out.getvalue()
+
+
+def render(result: Result, name: str, fmt: Format = "png") -> bytes:
+    """One named plot of `result` as PNG or SVG bytes. Raises KeyError for an unknown name."""
+    return _save(PLOTS[name](result), fmt)
+
+
+def _profile_at_last(ax: Axes, label: str, result: Result, metric: str) -> None:
+    """One variant's per-layer profile at its last probe, on a relative depth axis (0 = the
+    input side, 1 = the output side), so that nets of different depths overlay."""
+    rows = _rows(result, metric)
+    grid = result.metrics.get(metric, [])
+    if not rows or not grid:
+        return
+    n = len(rows)
+    depth = [j / (n - 1) if n > 1 else 0.5 for j in range(n)]
+    ax.plot(depth, [_positive(grid[-1][j]) for j in rows], marker="o", markersize=2, label=label)
+
+
+def compare(results: Sequence[tuple[str, Result]], metric: str = "weight_grad_norm") -> Figure:
+    """A study side by side: every variant's per-layer `metric` at its last probe overlaid
+    (log scale), and each variant's first/last-layer gradient ratio as a bar (log scale)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=COMPARE_SIZE, dpi=DPI, layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    if not results:
+        left.text(0.5, 0.5, "no finished cell yet", ha="center", va="center")
+        return fig
+    for label, result in results:
+        _profile_at_last(left, label, result, metric)
+    left.set_yscale("log")
+    left.set_xlabel("relative depth (0 = first layer, 1 = last layer)")
+    left.set_ylabel(f"{metric} at the last probe (log scale)")
+    left.grid(True, which="major", alpha=0.3)
+    left.legend(fontsize=7)
+    left.set_title("per-layer gradient profile of each variant")
+    names = [label for label, _ in results]
+    ratios = [_positive(r.summary.grad_ratio_first_last) for _, r in results]
+    colours = ["tab:red" if r.summary.verdict != "healthy" else "tab:green" for _, r in results]
+    right.barh(range(len(names)), [1.0 if math.isnan(v) else v for v in ratios], color=colours)
+    right.set_yticks(range(len(names)), [textwrap.shorten(n, 40) for n in names], fontsize=7)
+    right.invert_yaxis()
+    right.set_xscale("log")
+    right.axvline(1.0, color="black", linewidth=0.8)
+    right.set_xlabel("first / last layer gradient norm (log scale; 1 = no decay)")
+    right.set_title("gradient ratio (green: healthy, red: not)")
+    fig.suptitle(f"Study comparison: {len(results)} variants")
+    return fig
+
+
+def render_compare(results: Sequence[tuple[str, Result]], fmt: Format = "png") -> bytes:
+    """`compare` as PNG or SVG bytes."""
+    return _save(compare(results), fmt)
