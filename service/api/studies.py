@@ -37,7 +37,13 @@ STUDY_BODY: dict[str, Any] = {
     }
 }
 STUDY_ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {**ACCEPTED[202], "description": "Accepted: every cell is stored and queued."}
+    202: {
+        "description": "Accepted: the study and a job per cell are stored and queued.",
+        "headers": {
+            **ACCEPTED[202]["headers"],
+            "Location": {"description": "The study's URL", "schema": {"type": "string"}},
+        },
+    }
 }
 
 
