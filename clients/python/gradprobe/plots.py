@@ -213,8 +213,12 @@ def render(result: Result, name: str, fmt: Format = "png") -> bytes:
 
 def _profile_at_last(ax: Axes, label: str, result: Result, metric: str) -> None:
     """One variant's per-layer profile at its last probe, on a relative depth axis (0 = the
-    input side, 1 = the output side), so that nets of different depths overlay."""
+    input side, 1 = the output side), so that nets of different depths overlay. Only the
+    trunk layers (the ones that count as depth) when the net marks any: a norm layer's own
+    small weights would otherwise zigzag across the profile."""
     rows = _rows(result, metric)
+    trunk = [j for j in rows if result.layers[j].trunk]
+    rows = trunk or rows
     grid = result.metrics.get(metric, [])
     if not rows or not grid:
         return
@@ -245,7 +249,11 @@ def compare(results: Sequence[tuple[str, Result]], metric: str = "weight_grad_no
     ratios = [_positive(r.summary.grad_ratio_first_last) for _, r in results]
     colours = ["tab:red" if r.summary.verdict != "healthy" else "tab:green" for _, r in results]
     right.barh(range(len(names)), [1.0 if math.isnan(v) else v for v in ratios], color=colours)
-    right.set_yticks(range(len(names)), [textwrap.shorten(n, 40) for n in names], fontsize=7)
+    labels = [
+        f"{textwrap.shorten(n, 40)}\n({r.summary.verdict})"
+        for n, (_, r) in zip(names, results, strict=True)
+    ]
+    right.set_yticks(range(len(names)), labels, fontsize=7)
     right.invert_yaxis()
     right.set_xscale("log")
     right.axvline(1.0, color="black", linewidth=0.8)
