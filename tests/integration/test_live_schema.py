@@ -3,21 +3,10 @@ a real worker, Redis and PostgreSQL. No 5xx, and every response as the document 
 
 from __future__ import annotations
 
-from typing import Any
-
 import schemathesis
-import schemathesis.checks as checks
-from hypothesis import HealthCheck, given, settings
 
+from tests.conformance import check_every_operation
 from tests.integration.harness import Service
-
-CHECKS = [
-    checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_headers_conformance,
-    checks.response_schema_conformance,
-]
 
 
 def test_the_live_api_conforms_to_its_openapi_document(service: Service) -> None:
@@ -27,20 +16,5 @@ def test_the_live_api_conforms_to_its_openapi_document(service: Service) -> None
     service.start_api()
     service.wait_worker_ready(service.start_worker())  # so that /readyz can answer 200
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 10
     auth = {"Authorization": f"Bearer {service.key}"}
-    for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=15,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def conforms(case: Any) -> None:
-            case.call_and_validate(base_url=service.url, headers=auth, checks=CHECKS)
-
-        conforms()
+    assert check_every_operation(schema, 15, base_url=service.url, headers=auth) >= 10
