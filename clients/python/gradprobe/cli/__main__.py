@@ -1,0 +1,5 @@
+"""`python -m gradprobe.cli ...`: the same as the `gradprobe` command."""
+
+from gradprobe.cli.app import main
+
+main()
