@@ -20,6 +20,7 @@ from service.api import (
     specs,
     stats,
     studies,
+    study_events,
     study_plots,
 )
 from service.api.auth import KeyCache
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(s.store_url)
     problems.install(app)
     app.state.watcher = events.JobWatcher(s.store_url)
-    for module in (jobs, events, stats, plots, studies, study_plots, specs, health):
+    for module in (jobs, events, stats, plots, studies, study_events, study_plots, specs, health):
         app.include_router(module.router)
     # Added innermost first: metrics see every answer, the 413s included.
     app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)

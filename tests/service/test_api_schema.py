@@ -30,7 +30,7 @@ def test_responses_conform_to_the_openapi_document(
 ) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 17
+    assert len(operations) == 18
 
     for operation in operations:
         with session_scope(settings.store_url) as session:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -361,3 +362,41 @@ def test_result_rows_need_the_document_only_once(
         assert row is not None and gzip.decompress(row.document_gz)
         s.delete(row)
     assert client.get(url, headers=alice).json()["table"] == before
+
+
+def _events(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    kinds = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+    data = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+    return list(zip(kinds, data, strict=True))
+
+
+def test_the_event_stream_follows_the_cells_to_the_end(
+    app: Any,
+    client: TestClient,
+    alice: Headers,
+    bob: Headers,
+    finished_study: dict[str, Any],
+    settings: Settings,
+    result_document: bytes,
+    store_result: Callable[[Settings, str, bytes], None],
+) -> None:
+    url = f"/v1/studies/{finished_study['id']}/events"
+    assert client.get(url, headers=bob).status_code == 404
+    second = finished_study["cells"][1]["job_id"]
+    later = threading.Timer(0.5, store_result, (settings, second, result_document))
+    later.start()
+    with client.stream("GET", url, headers=alice) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = _events(list(r.iter_lines()))
+    later.join()
+    assert [(k, d.get("variant"), d["status"]) for k, d in events[:3]] == [
+        ("cell", "rnn", "succeeded"),
+        ("cell", "wide", "queued"),
+        ("status", None, "running"),
+    ]
+    assert events[-1] == (
+        "status",
+        {"id": finished_study["id"], "status": "succeeded", "counts": {"succeeded": 2}},
+    )
+    assert ("cell", "wide", "succeeded") in [(k, d.get("variant"), d["status"]) for k, d in events]
+    assert app.state.watcher.jobs == {}
