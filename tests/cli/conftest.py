@@ -15,7 +15,13 @@ from typer.testing import CliRunner, Result
 from gradprobe.cli import app, session
 from gradprobe.cli.session import Wiring
 
-Answer = httpx.Response | dict[str, Any] | list[Any] | Exception
+Answer = (
+    httpx.Response
+    | dict[str, Any]
+    | list[Any]
+    | BaseException
+    | Callable[[httpx.Request], httpx.Response]
+)
 URL = "http://gp.test"
 Cli = Callable[..., Result]
 
@@ -51,8 +57,10 @@ class Server:
         if not answers:
             return httpx.Response(404, json={"title": "Not Found", "status": 404})
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
+        if callable(answer):
+            return answer(request)
         if isinstance(answer, httpx.Response):  # a fresh copy: a response is read once
             return httpx.Response(
                 answer.status_code, headers=answer.headers, content=answer.content

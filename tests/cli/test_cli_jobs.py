@@ -186,3 +186,33 @@ def test_a_cancelled_job_with_json_prints_one_document(cli: Cli, server: Server,
     done = cli("submit", spec_file(tmp_path), "--wait", "--json")
     assert done.exit_code == 1
     assert json.loads(done.stdout)["job"]["status"] == "cancelled"
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_running(cli: Cli, server: Server, tmp_path) -> None:
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    server.on("POST", "/v1/jobs", httpx.Response(202, json=job_view("job_1")))
+    server.on("GET", "/v1/jobs/job_1", interrupted)
+    done = cli("submit", spec_file(tmp_path), "--wait")
+    assert done.exit_code == 130
+    assert "job job_1 goes on" in done.stderr and "gradprobe cancel job_1" in done.stderr
+    assert not server.calls("POST", "/v1/jobs/job_1/cancel")
+
+
+def test_the_environment_configures_the_connection(
+    server: Server, fake_time: FakeTime, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gradprobe.cli import app, session
+
+    wiring = session.Wiring(httpx.MockTransport(server), fake_time.sleep, fake_time.clock)
+    monkeypatch.setattr(session, "WIRING", wiring)
+    server.on("GET", "/v1/jobs/job_1", job_view("job_1"))
+    env = {"GRADPROBE_URL": "http://env.test:9000", "GRADPROBE_API_KEY": "gp_env"}
+    done = CliRunner().invoke(app, ["status", "job_1"], env=env)
+    assert done.exit_code == 0, done.output
+    request = server.requests[0]
+    assert str(request.url) == "http://env.test:9000/v1/jobs/job_1"
+    assert request.headers["authorization"] == "Bearer gp_env"

@@ -48,3 +48,11 @@ def test_json_is_the_result_document(cli: Cli, server: Server) -> None:
     doc = json.loads(cli("stats", "job_1", "--json").stdout)
     assert doc["steps"] == [0, 10, 20] and doc["summary"]["verdict"] == "vanishing"
     assert doc["layers"][0]["name"] == "h1.linear"
+
+
+def test_a_result_without_probes_lists_the_layers(cli: Cli, server: Server) -> None:
+    empty = {**result_doc(), "steps": [], "loss": [], "metrics": {"weight_grad_norm": []}}
+    server.on("GET", "/v1/jobs/job_1/stats", empty)
+    done = cli("stats", "job_1")
+    assert done.exit_code == 0, done.output
+    assert "h1.linear" in done.stdout and "@" not in done.stdout

@@ -12,7 +12,7 @@ app = typer.Typer(
     help="See how gradients flow through a network: submit specs to a gradprobe service, "
     "follow them, and read their statistics. Set GRADPROBE_URL and GRADPROBE_API_KEY (or pass "
     "--url and --api-key). Exit codes: 0 success, 1 refused by the server or the job failed, "
-    "2 usage or unreadable file, 3 server unreachable, 4 --wait timed out.",
+    "2 usage or unreadable file, 3 server unreachable, 4 --wait timed out, 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 the server refused the request, or the job failed or was
 cancelled; 2 a usage error (a bad option, a missing or unreadable spec file); 3 the server
-could not be reached; 4 `--wait` ran out of time (the job goes on).
+could not be reached; 4 `--wait` ran out of time (the job goes on); 130 `--wait` was
+interrupted with Ctrl-C (the job goes on).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from gradprobe.client import (
 from gradprobe.client.studies import StudyWaitTimeout
 
 F = TypeVar("F", bound=Callable[..., Any])
-FAILED, USAGE, UNREACHABLE, TIMED_OUT = 1, 2, 3, 4
+FAILED, USAGE, UNREACHABLE, TIMED_OUT, INTERRUPTED = 1, 2, 3, 4, 130
 
 
 class CliError(Exception):

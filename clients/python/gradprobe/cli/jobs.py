@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gradprobe.api import JobStatus, JobView
-from gradprobe.cli.errors import CliError, handled
+from gradprobe.cli.errors import INTERRUPTED, CliError, handled
 from gradprobe.cli.options import ApiKey, AsJson, JobId, SpecFile, Timeout, Url
 from gradprobe.cli.output import emit, num, status, verdict
 from gradprobe.cli.progress import Bar
@@ -40,8 +40,14 @@ def submit(
         if not wait:
             emit(job.view, as_json, lambda c: c.print(job_grid(job.view)))
             return
-        with Bar(job.id) as bar:
-            job.wait(timeout=timeout, progress=bar.job)
+        try:
+            with Bar(job.id) as bar:
+                job.wait(timeout=timeout, progress=bar.job)
+        except KeyboardInterrupt:
+            follow = f"gradprobe status {job.id}, or gradprobe cancel {job.id}"
+            raise CliError(
+                f"stopped waiting; job {job.id} goes on ({follow})", INTERRUPTED
+            ) from None
         result = job.stats().result if job.summary is not None else None
         emit({"job": job.view, "result": result}, as_json, lambda c: _finished(c, job, result))
     if job.status == "cancelled":

@@ -32,11 +32,11 @@ def bar_metric(metrics: Sequence[str]) -> str:
 def flow_table(result: Result, metrics: Sequence[str], rows: list[int]) -> Table:
     metrics = [m for m in metrics if m in result.metrics]
     n = len(result.steps)
-    probes = [0, n - 1] if n > 1 else [0]
+    probes = [0, n - 1] if n > 1 else [0] if n else []  # no probe yet: only the names
     title = "gradient flow (input side first; @ = training step)"
     table = Table(title=title, title_justify="left")
     table.add_column("layer", no_wrap=True)
-    bar = bar_metric(metrics) if metrics else None
+    bar = bar_metric(metrics) if metrics and probes else None
     for i in probes:
         for m in metrics:
             table.add_column(f"{HEADS.get(m, m)} @{result.steps[i]}", justify="right")

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from gradprobe.api import StudyCreate, StudyView
 from gradprobe.cli.compare import Row, compare_table
-from gradprobe.cli.errors import USAGE, CliError, handled
+from gradprobe.cli.errors import INTERRUPTED, USAGE, CliError, handled
 from gradprobe.cli.options import ApiKey, AsJson, Timeout, Url
 from gradprobe.cli.output import emit, status
 from gradprobe.cli.plot import target
@@ -103,8 +103,14 @@ def run(
         if not wait:
             emit(view, as_json, lambda c: _show(c, view))
             return
-        with Bar(view.id) as bar:
-            view = studies.wait(view.id, timeout, progress=lambda v: _progress(bar, v))
+        try:
+            with Bar(view.id) as bar:
+                view = studies.wait(view.id, timeout, progress=lambda v: _progress(bar, v))
+        except KeyboardInterrupt:
+            follow = f"gradprobe study show {view.id}"
+            raise CliError(
+                f"stopped waiting; study {view.id} goes on ({follow})", INTERRUPTED
+            ) from None
         emit(view, as_json, lambda c: _show(c, view))
         if output is not None:
             _write_plot(client, view, output, as_json)
