@@ -55,4 +55,4 @@ def test_a_result_without_probes_lists_the_layers(cli: Cli, server: Server) -> N
     server.on("GET", "/v1/jobs/job_1/stats", empty)
     done = cli("stats", "job_1")
     assert done.exit_code == 0, done.output
-    assert "h1.linear" in done.stdout and "@" not in done.stdout
+    assert "h1.linear" in done.stdout and "@0" not in done.stdout
