@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gradprobe.api import JobStatus, JobView
 from gradprobe.cli.errors import INTERRUPTED, CliError, handled
+from gradprobe.cli.follow import follow
 from gradprobe.cli.options import ApiKey, AsJson, JobId, SpecFile, Timeout, Url
 from gradprobe.cli.output import emit, num, status, verdict
 from gradprobe.cli.progress import Bar
@@ -42,12 +43,10 @@ def submit(
             return
         try:
             with Bar(job.id) as bar:
-                job.wait(timeout=timeout, progress=bar.job)
+                follow(client, job, bar, timeout)
         except KeyboardInterrupt:
-            follow = f"gradprobe status {job.id}, or gradprobe cancel {job.id}"
-            raise CliError(
-                f"stopped waiting; job {job.id} goes on ({follow})", INTERRUPTED
-            ) from None
+            hint = f"gradprobe status {job.id}, or gradprobe cancel {job.id}"
+            raise CliError(f"stopped waiting; job {job.id} goes on ({hint})", INTERRUPTED) from None
         result = job.stats().result if job.summary is not None else None
         emit({"job": job.view, "result": result}, as_json, lambda c: _finished(c, job, result))
     if job.status == "cancelled":
