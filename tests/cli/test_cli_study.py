@@ -157,3 +157,11 @@ def test_show_prints_cells_without_a_result_too(cli: Cli, server: Server) -> Non
     done = cli("study", "show", "st_1")
     assert done.exit_code == 0, done.output
     assert "vanishing" in done.stdout and "running" in done.stdout and "job_2" in done.stdout
+
+
+def test_cancel_a_study(cli: Cli, server: Server) -> None:
+    server.on("POST", "/v1/studies/st_1/cancel", httpx.Response(202, json=RUNNING))
+    assert cli("study", "cancel", "st_1").exit_code == 0
+    server.on("POST", "/v1/studies/st_2/cancel", problem(409, "study-final", "every cell ended"))
+    done = cli("study", "cancel", "st_2", "--json")
+    assert done.exit_code == 1 and json.loads(done.stdout)["error"]["status"] == 409

@@ -33,6 +33,7 @@ study_app = typer.Typer(
 )
 study_app.command("run")(study.run)
 study_app.command("show")(study.show)
+study_app.command("cancel")(study.cancel)
 app.add_typer(study_app, name="study")
 
 

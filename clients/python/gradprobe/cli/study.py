@@ -132,3 +132,16 @@ def show(
         emit(view, as_json, lambda c: _show(c, view))
         if output is not None:
             _write_plot(client, view, output, as_json)
+
+
+@handled
+def cancel(
+    study_id: Annotated[str, typer.Argument(help="A study id.")],
+    url: Url = None,
+    api_key: ApiKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel every cell of a study that has not ended."""
+    with connect(url, api_key) as client:
+        view = Studies(client).cancel(study_id)
+    emit(view, as_json, lambda c: _show(c, view))
