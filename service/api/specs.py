@@ -50,5 +50,5 @@ def validate_spec(_tenant: TenantDep, body: BodyDep, settings: SettingsDep) -> P
     "/presets", response_model=PresetList, responses=responses(401, 429), summary="Named specs"
 )
 def list_presets(_tenant: TenantDep) -> PresetList:
-    """Every example spec, and the five remedies as a ready study."""
+    """Every example spec, and the ready studies (`POST /v1/studies` takes each as it is)."""
     return PresetList(items=presets())
