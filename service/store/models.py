@@ -127,6 +127,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_tenant_status", "tenant_id", "status"),  # active jobs per tenant
     )
 
 
