@@ -165,3 +165,41 @@ def test_cancel_a_study(cli: Cli, server: Server) -> None:
     server.on("POST", "/v1/studies/st_2/cancel", problem(409, "study-final", "every cell ended"))
     done = cli("study", "cancel", "st_2", "--json")
     assert done.exit_code == 1 and json.loads(done.stdout)["error"]["status"] == 409
+
+
+def test_run_wait_follows_the_study_events(cli: Cli, server: Server, fake_time) -> None:
+    presets(server)
+    server.on("POST", "/v1/studies", httpx.Response(202, json=QUEUED))
+    progress = {"step": 100, "total": 100, "loss": 1.0}
+    stream = "".join(
+        f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+        for kind, data in [
+            (
+                "cell",
+                {
+                    "variant": "plain",
+                    "job_id": "job_1",
+                    "status": "succeeded",
+                    "progress": progress,
+                },
+            ),
+            (
+                "status",
+                {"id": "st_1", "status": "running", "counts": {"succeeded": 1, "queued": 1}},
+            ),
+            (
+                "cell",
+                {"variant": "bn", "job_id": "job_2", "status": "succeeded", "progress": progress},
+            ),
+            ("status", {"id": "st_1", "status": "succeeded", "counts": {"succeeded": 2}}),
+        ]
+    )
+    events = httpx.Response(
+        200, content=stream.encode(), headers={"content-type": "text/event-stream"}
+    )
+    server.on("GET", "/v1/studies/st_1/events", events)
+    server.on("GET", "/v1/studies/st_1", DONE)
+    done = cli("study", "run", "remedies", "--wait")
+    assert done.exit_code == 0, done.output
+    assert "healthy" in done.stdout
+    assert len(server.calls("GET", "/v1/studies/st_1")) == 1 and fake_time.sleeps == []

@@ -13,6 +13,7 @@ from rich.markup import escape
 from gradprobe.api import StudyCreate, StudyView
 from gradprobe.cli.compare import Row, compare_table
 from gradprobe.cli.errors import INTERRUPTED, USAGE, CliError, handled
+from gradprobe.cli.follow import follow_study
 from gradprobe.cli.options import ApiKey, AsJson, Timeout, Url
 from gradprobe.cli.output import emit, status
 from gradprobe.cli.plot import target
@@ -61,13 +62,6 @@ def _show(console: Console, view: StudyView) -> None:
     console.print(compare_table(rows(view), f"{title}: {status(view.status)}"))
 
 
-def _progress(bar: Bar, view: StudyView) -> None:
-    ended = sum(c.status in ("succeeded", "failed", "cancelled") for c in view.cells)
-    done = sum(c.progress.step for c in view.cells)
-    total = sum(c.progress.total for c in view.cells)
-    bar.update(done, total, f"{ended}/{len(view.cells)} cells ended")
-
-
 def _write_plot(client: Client, view: StudyView, output: Path, as_json: bool) -> None:
     path, fmt = target(view.id, "compare", output)
     try:
@@ -105,7 +99,7 @@ def run(
             return
         try:
             with Bar(view.id) as bar:
-                view = studies.wait(view.id, timeout, progress=lambda v: _progress(bar, v))
+                view = follow_study(client, view, bar, timeout)
         except KeyboardInterrupt:
             follow = f"gradprobe study show {view.id}"
             raise CliError(
