@@ -34,7 +34,10 @@ def up(host: str, port: int) -> int:
     os.environ["GRADPROBE_HOME"] = env["GRADPROBE_HOME"]
     upgrade(s.store_url)
     secret = _first_key(s.store_url)
-    worker = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env)
+    env["GRADPROBE_EMBEDDED_PARENT"] = str(os.getpid())  # the worker leaves when `up` dies
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "worker"], env=env, start_new_session=True
+    )
     url = f"http://{host}:{port}"
     print(f"gradprobe is up at {url}  (docs: {url}/docs, data: {s.home.resolve()})", flush=True)
     if secret:
@@ -47,9 +50,18 @@ def up(host: str, port: int) -> int:
 
         uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        _stop(worker)
     return 0
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the worker and its pool (a running job ends and is re-run at the next
+    start), then SIGKILL to whatever is left after 30 s."""
+    try:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    except ProcessLookupError:
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 from typing import Any
@@ -23,6 +24,8 @@ from service.store.jobs import beat, mark_published, sweep
 from service.tasks.app import make_app, publish
 
 log = logging.getLogger("gradprobe.worker")
+# Set by `gradprobe-server up` for the worker it starts: the worker follows its parent out.
+PARENT = int(os.environ.get("GRADPROBE_EMBEDDED_PARENT", "0") or 0)
 
 
 class Housekeeper(threading.Thread):
@@ -32,9 +35,13 @@ class Housekeeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        every = min(self.s.sweep_s, 5.0)
+        every = min(self.s.sweep_s, 1.0 if PARENT else 5.0)
         since_sweep = self.s.sweep_s  # sweep at once on start
         while not self.stopped.is_set():
+            if PARENT and os.getppid() != PARENT:  # `gradprobe-server up` is gone
+                log.warning("the embedded server exited: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
             try:
                 with session_scope(self.s.store_url) as session:
                     beat(session, self.worker, self.s.queues)

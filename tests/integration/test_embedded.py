@@ -38,8 +38,11 @@ def test_up_serves_jobs_with_no_other_server(tmp_path: Path) -> None:
             assert job["status"] == "succeeded", job.get("error")
             assert http.get(f"/v1/jobs/{job_id}/stats").json()["steps"][-1] == 20
             wait_for(lambda: http.get("/readyz").status_code == 200, 30, "readyz")
+            assert up.popen is not None and _workers_of(up.popen.pid)  # the check sees it
     finally:
         up.stop()
+    assert up.popen is not None
+    wait_for(lambda: not _workers_of(up.popen.pid), 60, "the embedded worker to exit with `up`")
     stored = [f for f in (tmp_path / "home").rglob("*") if f.is_file()]
     assert stored and not any(key.encode() in f.read_bytes() for f in stored)  # hashed only
     assert up.output().count(key) == 2  # printed once (and in the export line), never logged
@@ -47,8 +50,28 @@ def test_up_serves_jobs_with_no_other_server(tmp_path: Path) -> None:
     try:
         wait_for(lambda: "keys: use yours" in again.output(), 60, "the second start")
         assert not KEY.search(again.output())
+        again.kill()  # even a kill -9 of `up` leaves no worker behind
+        assert again.popen is not None
+        wait_for(lambda: not _workers_of(again.popen.pid), 60, "the orphaned worker to exit")
     finally:
         again.stop()
+
+
+def _workers_of(parent: int) -> list[int]:
+    """Pids of live processes started by the `up` process `parent` (by their environment)."""
+    marker = f"GRADPROBE_EMBEDDED_PARENT={parent}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit():
+                continue
+            mine = marker in (proc / "environ").read_bytes().split(b"\0")
+            zombie = b" Z " in (proc / "stat").read_bytes().split(b")")[-1][:3]
+            if mine and not zombie:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def _answers(http: httpx.Client) -> bool:
