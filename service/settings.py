@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     )
     queues: str = Field("gpu,cpu", description="Queues a worker consumes, comma-separated.")
     default_queue: str = Field("cpu", description="Queue a job goes to: gpu or cpu.")
+    torch_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads per job (torch intra-op); 0: the machine's cores divided by "
+        "the worker's concurrency, so that pool processes do not oversubscribe the CPU.",
+    )
     gpus: str = Field(
         "",
         description="GPU ids a worker spreads its pool processes over, one each (e.g. 0,1,2,3 "

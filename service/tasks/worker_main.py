@@ -74,7 +74,15 @@ def pin_gpu(gpus: str) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ids[index % len(ids)]
 
 
+def threads_per_job(configured: int, concurrency: int) -> int:
+    """torch threads for one pool process: as configured, else an equal share of the cores
+    (N processes each using every core would thrash)."""
+    return configured or max(1, (os.cpu_count() or 1) // max(1, concurrency))
+
+
 def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO") -> None:
+    import torch
+
     import worker.run  # noqa: F401  (torch, once, in the parent)
     from service.tasks import job
 
@@ -92,6 +100,7 @@ def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO"
     def _child_init(**_: Any) -> None:
         engine_for(s.store_url).dispose(close=False)  # never share a parent's sockets
         pin_gpu(s.gpus)
+        torch.set_num_threads(threads_per_job(s.torch_threads, concurrency))
 
     @worker_ready.connect(weak=False)
     def _start(**_: Any) -> None:

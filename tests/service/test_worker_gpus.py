@@ -1,4 +1,4 @@
-"""Spreading a worker's pool processes over GPUs (GRADPROBE_GPUS)."""
+"""Worker pool processes: spreading them over GPUs (GRADPROBE_GPUS) and CPU threads."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ def test_no_list_leaves_the_devices_alone(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")
     pin_gpu("")
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+
+
+def test_each_pool_process_gets_a_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.tasks.worker_main import threads_per_job
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert threads_per_job(0, 4) == 4
+    assert threads_per_job(0, 32) == 1
+    assert threads_per_job(3, 4) == 3  # configured wins
