@@ -142,3 +142,15 @@ def test_validate_and_presets(client: Any, server: Server) -> None:
     ]  # fmt: skip
     validate = server.calls("POST", "/v1/specs/validate")[0]
     assert "idempotency-key" not in validate.headers
+
+
+def test_plot_fetches_the_picture_and_writes_it(client: Any, server: Server, tmp_path: Any) -> None:
+    server.on("GET", "/v1/jobs/job_1", job_view(status="succeeded"))
+    png = httpx.Response(200, content=b"\x89PNG...", headers={"content-type": "image/png"})
+    svg = httpx.Response(200, content=b"<svg/>", headers={"content-type": "image/svg+xml"})
+    server.on("GET", "/v1/jobs/job_1/plots/grad_flow.png", png)
+    server.on("GET", "/v1/jobs/job_1/plots/loss.svg", svg)
+    job = client.jobs.get("job_1")
+    assert job.plot("grad_flow") == b"\x89PNG..."
+    assert job.plot("loss", path=str(tmp_path / "loss.svg")) == b"<svg/>"  # format from suffix
+    assert (tmp_path / "loss.svg").read_bytes() == b"<svg/>"

@@ -89,6 +89,18 @@ def job_stats(
     return Call("GET", _job_path(job_id, "stats"), params=params or None)
 
 
+def job_plot(job_id: str, name: str, fmt: str) -> Call:
+    """GET /v1/jobs/{id}/plots/{name}.{png,svg} (see gradprobe.plots.PLOTS for names)."""
+    return Call("GET", _job_path(job_id, "plots", f"{name}.{fmt}"))
+
+
+def plot_format(path: str | None, fmt: str | None) -> str:
+    """The picture format: as asked, else from the file's suffix, else PNG."""
+    if fmt is None and path is not None and path.lower().endswith(".svg"):
+        return "svg"
+    return fmt or "png"
+
+
 def validate_spec(spec: SpecLike) -> Call:
     # A dry run stores nothing: safe to repeat.
     return Call("POST", "/v1/specs/validate", json=spec_body(spec), replayable=True)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradprobe.api import JobError, JobStatus, JobView, Progress
+from gradprobe.client import _endpoints as ep
 from gradprobe.client._wait import FINAL, Waiter
 from gradprobe.client.stats import Stats
 from gradprobe.result import Summary
@@ -98,6 +100,16 @@ class Job(JobHandle):
         """The job's statistics (filters as `jobs.stats`), with accessors by layer/metric."""
         return Stats(self._client.jobs.stats(self.id, layers, metrics, max_points))
 
+    def plot(self, name: str, path: str | None = None, fmt: str | None = None) -> bytes:
+        """A plot rendered by the server (`grad_flow`, `profile`, `timesteps`, `loss`,
+        `units`) as PNG or SVG bytes (SVG when `path` ends in .svg); written to `path` if
+        one is given."""
+        kind = ep.plot_format(path, fmt)
+        picture = bytes(self._client._send(ep.job_plot(self.id, name, kind)).content)
+        if path is not None:
+            Path(path).write_bytes(picture)
+        return picture
+
     def cancel(self) -> Job:
         self.view = self._client.jobs.cancel(self.id).view
         return self
@@ -136,6 +148,14 @@ class AsyncJob(JobHandle):
     ) -> Stats:
         """The job's statistics (filters as `jobs.stats`), with accessors by layer/metric."""
         return Stats(await self._client.jobs.stats(self.id, layers, metrics, max_points))
+
+    async def plot(self, name: str, path: str | None = None, fmt: str | None = None) -> bytes:
+        """As `Job.plot`."""
+        kind = ep.plot_format(path, fmt)
+        picture = bytes((await self._client._send(ep.job_plot(self.id, name, kind))).content)
+        if path is not None:
+            Path(path).write_bytes(picture)
+        return picture
 
     async def cancel(self) -> AsyncJob:
         self.view = (await self._client.jobs.cancel(self.id)).view
