@@ -24,7 +24,7 @@ from service.api.planning import plan_posted
 from service.api.problems import ApiError, bad_input
 from service.settings import Settings
 from service.store.db import session_scope
-from service.store.jobs import active_jobs, add_job, get_job, idempotent_job, mark_published
+from service.store.jobs import active_jobs, add_job, get_job, idempotent_job, mark_unpublished
 from service.store.models import Job
 from service.tasks.app import publish
 
@@ -142,14 +142,15 @@ def store_job(
 
 
 def enqueue(session: Session, celery: Celery, job: Job) -> bool:
-    """Publish a committed job; on a broker error it stays unpublished for the sweeper."""
+    """Publish a committed job; on a broker error it is marked unpublished for the sweeper
+    (it was stored as published, which saves a commit on every POST that succeeds)."""
     try:
         publish(celery, job.id, job.queue)
     except Exception as exc:
         log.warning("job %s not published (%s); the sweeper will publish it", job.id, exc)
+        mark_unpublished(session, job.id)
+        session.commit()
         return False
-    mark_published(session, job.id)
-    session.commit()
     return True
 
 

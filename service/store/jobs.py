@@ -61,10 +61,15 @@ def add_job(
     idempotency: tuple[str, str] | None = None,
     study: tuple[str, str] | None = None,
 ) -> Job:
-    """A queued job (not yet published); with `idempotency` = (key, body digest), recorded;
-    with `study` = (study id, variant), a cell of that study."""
+    """A queued job; with `idempotency` = (key, body digest), recorded; with `study` =
+    (study id, variant), a cell of that study.
+
+    `published_at` is set optimistically: the API publishes right after this commits and
+    clears it (`mark_unpublished`) if the broker refuses, so that a POST costs one commit. If
+    the API dies between the two, the sweep publishes the job after `republish_after_s`."""
     job = Job(
         id=new_job_id(),
+        published_at=utcnow(),
         tenant_id=tenant_id,
         spec=spec,
         total_steps=total_steps,
@@ -80,6 +85,13 @@ def add_job(
         session.add(IdempotencyKey(tenant_id=tenant_id, key=key, body_digest=body, job_id=job.id))
     session.flush()
     return job
+
+
+def mark_unpublished(session: Session, job_id: str) -> None:
+    """The broker did not take the job: the next sweep publishes it."""
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "queued").values(published_at=None)
+    )
 
 
 def mark_published(session: Session, job_id: str) -> None:

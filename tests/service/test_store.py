@@ -16,6 +16,7 @@ from service.store.jobs import (
     finish,
     get_job,
     mark_published,
+    mark_unpublished,
     progress,
     renew,
     request_cancel,
@@ -106,6 +107,7 @@ def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(url: str, tenan
 def test_unpublished_jobs_are_found_by_the_sweep(url: str, tenant: str) -> None:
     with session_scope(url) as s:
         job = add_job(s, tenant, SPEC, 10, "gpu")
+        mark_unpublished(s, job.id)  # the broker refused it
         job.created_at = job.created_at.replace(year=2000)  # accepted long ago, never sent
     with session_scope(url) as s:
         assert sweep(s, 3, 600).requeued == [(job.id, "gpu")]
