@@ -24,6 +24,11 @@ from worker.summary import summarise
 from worker.trainer import TrainLog, train
 
 
+def use_threads(n: int) -> None:
+    """CPU threads this process's training uses (a worker's share of the cores)."""
+    torch.set_num_threads(n)
+
+
 def pick_device(choice: str) -> tuple[torch.device, list[str]]:
     if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu"), []

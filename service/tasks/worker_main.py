@@ -1,6 +1,6 @@
 """`gradprobe-server worker`: a Celery prefork worker plus its housekeeping thread.
 
-torch is imported here, once, in the parent; the pool children inherit it by fork, so
+torch is imported (by worker.run) once, in the parent; the pool children inherit it by fork, so
 no job pays for the import. The housekeeping thread beats (for /readyz) and sweeps the
 store for lost jobs (see service.store.jobs.sweep) and publishes them again.
 """
@@ -81,9 +81,7 @@ def threads_per_job(configured: int, concurrency: int) -> int:
 
 
 def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO") -> None:
-    import torch
-
-    import worker.run  # noqa: F401  (torch, once, in the parent)
+    import worker.run  # torch, once, in the parent
     from service.tasks import job
 
     s = get_settings()
@@ -100,7 +98,7 @@ def main(queues: str | None = None, concurrency: int = 1, loglevel: str = "INFO"
     def _child_init(**_: Any) -> None:
         engine_for(s.store_url).dispose(close=False)  # never share a parent's sockets
         pin_gpu(s.gpus)
-        torch.set_num_threads(threads_per_job(s.torch_threads, concurrency))
+        worker.run.use_threads(threads_per_job(s.torch_threads, concurrency))
 
     @worker_ready.connect(weak=False)
     def _start(**_: Any) -> None:
