@@ -17,11 +17,11 @@ from tests.integration.specs import family_spec, long_spec
 
 # Poll often, so that a few seconds of training show several steps.
 FAST = PollPolicy(first=0.1, factor=1.3, cap=0.5)
-# A few seconds of training, seen running at several steps.
+# Several seconds of training even on an idle machine, so that polling sees several steps.
 LIVE = {
     "name": "live",
     "model": {"type": "mlp", "depth": 6, "width": 64},
-    "train": {"steps": 200, "batch_size": 32, "device": "cpu"},
+    "train": {"steps": 3000, "batch_size": 32, "device": "cpu"},
     "probe": {"every": 10},
 }
 
@@ -58,13 +58,13 @@ def started(service: Service) -> Service:
 def test_create_wait_stats_and_list(service: Service, connect: Any) -> None:
     gp = connect(started(service))
     job = gp.jobs.create(LIVE)
-    assert job.status == "queued" and job.progress.total == 200
+    assert job.status == "queued" and job.progress.total == 3000
 
     seen: list[tuple[str, int]] = []
     done = job.wait(timeout=180, progress=lambda j: seen.append((j.status, j.progress.step)))
     assert done.status == "succeeded" and done.summary is not None and done.summary.verdict
     steps = [step for _, step in seen]
-    assert steps == sorted(steps) and seen[-1] == ("succeeded", 200)
+    assert steps == sorted(steps) and seen[-1] == ("succeeded", 3000)
     assert len({s for status, s in seen if status == "running"}) >= 2, seen
 
     stats = job.stats()
