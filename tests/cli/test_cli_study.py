@@ -198,8 +198,9 @@ def test_run_wait_follows_the_study_events(cli: Cli, server: Server, fake_time) 
         200, content=stream.encode(), headers={"content-type": "text/event-stream"}
     )
     server.on("GET", "/v1/studies/st_1/events", events)
-    server.on("GET", "/v1/studies/st_1", DONE)
+    server.on("GET", "/v1/studies/st_1", QUEUED, DONE)  # at the start; once the stream says so
     done = cli("study", "run", "remedies", "--wait")
     assert done.exit_code == 0, done.output
     assert "healthy" in done.stdout
-    assert len(server.calls("GET", "/v1/studies/st_1")) == 1 and fake_time.sleeps == []
+    assert len(server.calls("GET", "/v1/studies/st_1/events")) == 1
+    assert len(server.calls("GET", "/v1/studies/st_1")) == 2 and fake_time.sleeps == []

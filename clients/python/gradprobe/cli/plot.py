@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, cast
-from urllib.parse import quote
 
 import typer
 
 from gradprobe.cli.errors import USAGE, CliError, handled
 from gradprobe.cli.options import ApiKey, AsJson, JobId, Url
 from gradprobe.cli.output import emit
-from gradprobe.cli.session import connect, fetch_bytes
+from gradprobe.cli.session import connect
 from gradprobe.result import Result
 
 NAMES = ("grad_flow", "profile", "timesteps", "loss", "units")
@@ -51,8 +50,7 @@ def plot(
         if local:
             picture = _draw(client.jobs.stats(job_id), name, fmt)
         else:
-            route = f"/v1/jobs/{quote(job_id, safe='')}/plots/{name}.{fmt}"
-            picture = fetch_bytes(client, route, MEDIA[fmt])
+            picture = client.jobs.plot(job_id, name, fmt)
     try:
         path.write_bytes(picture)
     except OSError as exc:

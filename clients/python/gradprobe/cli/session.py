@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from gradprobe.client import Client, PollPolicy
-from gradprobe.client._transport import Call
 
 # A terminal shows progress: poll every 0.25 s at first, then at most every 2 s.
 CLI_POLL = PollPolicy(first=0.25, factor=1.5, cap=2.0)
@@ -37,10 +35,3 @@ def connect(url: str | None, api_key: str | None) -> Client:
     return Client(
         url, api_key, poll=CLI_POLL, http_client=http, sleep=wiring.sleep, clock=wiring.clock
     )
-
-
-def fetch_bytes(client: Client, path: str, accept: str = "*/*") -> bytes:
-    """GET a non-JSON resource (a picture) through the client's transport: the same auth,
-    retries and errors as every other call."""
-    response: Any = client._send(Call("GET", path, headers={"Accept": accept}))
-    return bytes(response.content)

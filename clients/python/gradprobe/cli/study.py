@@ -21,7 +21,6 @@ from gradprobe.cli.progress import Bar
 from gradprobe.cli.session import connect
 from gradprobe.cli.specfile import read_json
 from gradprobe.client import Client, Conflict
-from gradprobe.client.studies import Studies
 
 Output = Annotated[
     Path | None, typer.Option("-o", "--output", help="Write the comparison plot (.png or .svg).")
@@ -65,7 +64,7 @@ def _show(console: Console, view: StudyView) -> None:
 def _write_plot(client: Client, view: StudyView, output: Path, as_json: bool) -> None:
     path, fmt = target(view.id, "compare", output)
     try:
-        picture = Studies(client).plot(view.id, fmt)
+        picture = client.studies.plot(view.id, fmt)
     except Conflict:
         raise CliError(f"no cell of study {view.id} has a result: no plot written") from None
     path.write_bytes(picture)
@@ -92,8 +91,7 @@ def run(
         body = study_body(client, study)
         if name is not None:
             body["name"] = name
-        studies = Studies(client)
-        view = studies.create(body)
+        view = client.studies.create(body)
         if not wait:
             emit(view, as_json, lambda c: _show(c, view))
             return
@@ -122,7 +120,7 @@ def show(
 ) -> None:
     """A study's cells and its comparison table (and its plot with -o)."""
     with connect(url, api_key) as client:
-        view = Studies(client).get(study_id)
+        view = client.studies.get(study_id)
         emit(view, as_json, lambda c: _show(c, view))
         if output is not None:
             _write_plot(client, view, output, as_json)
@@ -137,5 +135,5 @@ def cancel(
 ) -> None:
     """Cancel every cell of a study that has not ended."""
     with connect(url, api_key) as client:
-        view = Studies(client).cancel(study_id)
+        view = client.studies.cancel(study_id)
     emit(view, as_json, lambda c: _show(c, view))

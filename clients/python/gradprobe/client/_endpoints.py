@@ -4,19 +4,21 @@ async resources share. See docs/api.md for each route."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
-from gradprobe.api import JobList, JobStatus, JobView
+from gradprobe.api import JobList, JobStatus, StudyList
 from gradprobe.client._transport import Call
 from gradprobe.spec import JobSpec
 
 M = TypeVar("M", bound=BaseModel)
 SpecLike = Mapping[str, Any] | JobSpec
+PlotFormat = Literal["png", "svg"]
+MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 
 
 def parse(model: type[M], response: httpx.Response) -> M:
@@ -36,6 +38,20 @@ def new_idempotency_key() -> str:
 
 def _job_path(job_id: str, *rest: str) -> str:
     return "/".join(["/v1/jobs", quote(job_id, safe=""), *rest])
+
+
+def _study_path(study_id: str, *rest: str) -> str:
+    return "/".join(["/v1/studies", quote(study_id, safe=""), *rest])
+
+
+def job_events_path(job_id: str) -> str:
+    """GET /v1/jobs/{id}/events: `status`, `progress`, `deleted` (see _sse)."""
+    return _job_path(job_id, "events")
+
+
+def study_events_path(study_id: str) -> str:
+    """GET /v1/studies/{id}/events: `cell`, `status` (see _sse)."""
+    return _study_path(study_id, "events")
 
 
 def _names(values: Iterable[str] | str | None) -> str | None:
@@ -91,7 +107,8 @@ def job_stats(
 
 def job_plot(job_id: str, name: str, fmt: str) -> Call:
     """GET /v1/jobs/{id}/plots/{name}.{png,svg} (see gradprobe.plots.PLOTS for names)."""
-    return Call("GET", _job_path(job_id, "plots", f"{name}.{fmt}"))
+    path = _job_path(job_id, "plots", f"{name}.{fmt}")
+    return Call("GET", path, headers={"Accept": MEDIA.get(fmt, "*/*")})
 
 
 def plot_format(path: str | None, fmt: str | None) -> str:
@@ -110,12 +127,45 @@ def list_presets() -> Call:
     return Call("GET", "/v1/presets")
 
 
-class JobPages:
-    """The state of an iteration over GET /v1/jobs: the cursor, and how many jobs are still
-    wanted (`limit`, None for all)."""
+def create_study(body: Mapping[str, Any], idempotency_key: str | None = None) -> Call:
+    """POST /v1/studies, with an Idempotency-Key as `create_job`."""
+    headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+    return Call("POST", "/v1/studies", json=dict(body), headers=headers, replayable=True)
 
-    def __init__(self, status: JobStatus | None, page_size: int, limit: int | None) -> None:
-        self.status, self.page_size, self.left = status, page_size, limit
+
+def get_study(study_id: str) -> Call:
+    return Call("GET", _study_path(study_id))
+
+
+def list_studies(limit: int, cursor: str | None) -> Call:
+    params: dict[str, str | int] = {"limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    return Call("GET", "/v1/studies", params=params)
+
+
+def cancel_study(study_id: str) -> Call:
+    return Call("POST", _study_path(study_id, "cancel"), replayable=True)
+
+
+def study_plot(study_id: str, fmt: str) -> Call:
+    """GET /v1/studies/{id}/plots/compare.{png,svg}: the comparison plot."""
+    path = _study_path(study_id, "plots", f"compare.{fmt}")
+    return Call("GET", path, headers={"Accept": MEDIA.get(fmt, "*/*")})
+
+
+Page = TypeVar("Page", JobList, StudyList)
+
+
+class Pages(Generic[Page]):
+    """The state of an iteration over a listing (GET /v1/jobs, GET /v1/studies): the cursor,
+    and how many items are still wanted (`limit`, None for all). `call(size, cursor)` makes
+    the request of one page."""
+
+    def __init__(
+        self, call: Callable[[int, str | None], Call], page_size: int, limit: int | None
+    ) -> None:
+        self.call, self.page_size, self.left = call, page_size, limit
         self.cursor: str | None = None
         self.done = limit is not None and limit <= 0
 
@@ -123,12 +173,20 @@ class JobPages:
         if self.done:
             return None
         size = self.page_size if self.left is None else min(self.page_size, self.left)
-        return list_jobs(self.status, size, self.cursor)
+        return self.call(size, self.cursor)
 
-    def take(self, page: JobList) -> list[JobView]:
+    def take(self, page: Page) -> list[Any]:
         items = page.items if self.left is None else page.items[: self.left]
         if self.left is not None:
             self.left -= len(items)
         self.cursor = page.next_cursor
         self.done = not page.next_cursor or self.left == 0
         return items
+
+
+def job_pages(status: JobStatus | None, page_size: int, limit: int | None) -> Pages[JobList]:
+    return Pages(lambda size, cursor: list_jobs(status, size, cursor), page_size, limit)
+
+
+def study_pages(page_size: int, limit: int | None) -> Pages[StudyList]:
+    return Pages(list_studies, page_size, limit)

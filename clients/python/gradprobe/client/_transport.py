@@ -48,6 +48,7 @@ class Call:
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     replayable: bool | None = None
+    read_timeout: float | None = None  # for a stream: the longest wait for its next bytes
 
     @property
     def safe_to_repeat(self) -> bool:
@@ -69,6 +70,8 @@ class TransportCore:
     def build(self, call: Call) -> httpx.Request:
         """The request, built once: every retry sends the same one (same Idempotency-Key)."""
         timeout = httpx.Timeout(self.config.timeout)
+        if call.read_timeout is not None:
+            timeout = httpx.Timeout(self.config.timeout, read=call.read_timeout)
         return httpx.Request(
             call.method,
             self.config.base_url + call.path,
@@ -105,7 +108,12 @@ class TransportCore:
     def finish(outcome: Outcome) -> httpx.Response:
         """The response when it is a success; otherwise raise the matching error."""
         if isinstance(outcome, httpx.TransportError):
-            raise ApiConnectionError(f"{type(outcome).__name__}: {outcome}") from outcome
+            raise broken(outcome) from outcome
         if outcome.is_success:
             return outcome
         raise error_from_response(outcome)
+
+
+def broken(exc: httpx.TransportError) -> ApiConnectionError:
+    """The client's error for a transport error (connection refused, reset, timed out)."""
+    return ApiConnectionError(f"{type(exc).__name__}: {exc}")

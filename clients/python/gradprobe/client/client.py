@@ -1,4 +1,4 @@
-"""`Client` and `AsyncClient`: the same resources (`jobs`, `specs`, `presets`) over one
+"""`Client` and `AsyncClient`: the same resources (`jobs`, `studies`, `specs`, `presets`) over one
 transport core; the only difference is that the async client awaits its I/O.
 
     from gradprobe import Client
@@ -10,7 +10,8 @@ transport core; the only difference is that the async client awaits its I/O.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import aclosing, closing
 from itertools import count
 from types import TracebackType
 
@@ -19,9 +20,12 @@ import httpx
 
 from gradprobe.client._config import ClientConfig, PollPolicy
 from gradprobe.client._retry import RetryPolicy
-from gradprobe.client._transport import Call, Outcome, TransportCore
+from gradprobe.client._sse import KEEPALIVE, Event, Parser, check_stream, stream_call
+from gradprobe.client._transport import Call, Outcome, TransportCore, broken
+from gradprobe.client._wait import Waiter
 from gradprobe.client.jobs import AsyncJobs, Jobs
 from gradprobe.client.specs import AsyncPresets, AsyncSpecs, Presets, Specs
+from gradprobe.client.studies import AsyncStudies, Studies
 
 Clock = Callable[[], float]
 
@@ -74,6 +78,7 @@ class Client(_Base):
         self._http = http_client or httpx.Client(timeout=timeout)
         self._sleep = sleep or time.sleep
         self.jobs = Jobs(self)
+        self.studies = Studies(self)
         self.specs = Specs(self)
         self.presets = Presets(self)
 
@@ -92,6 +97,40 @@ class Client(_Base):
             return self._http.send(request)
         except httpx.TransportError as exc:
             return exc
+
+    def _stream(self, call: Call) -> Generator[Event, None, None]:
+        """The events of a Server-Sent Events stream, keep-alives included, until the server
+        ends it. Not retried (whoever cannot have the stream polls instead): raises the
+        server's `ApiError`, `EventsUnavailable` or `ApiConnectionError`."""
+        try:
+            response = self._http.send(self._core.build(call), stream=True)
+        except httpx.TransportError as exc:
+            raise broken(exc) from exc
+        try:
+            if not response.is_success:
+                response.read()
+            check_stream(response)
+            parser = Parser()
+            for line in response.iter_lines():
+                if (event := parser.feed(line)) is not None:
+                    yield event
+        except httpx.TransportError as exc:
+            raise broken(exc) from exc
+        finally:
+            response.close()
+
+    def _follow(self, path: str, waiter: Waiter) -> Generator[Event, None, None]:
+        """The events at `path` for a wait: until the server ends the stream or the deadline
+        passes, opened again when the deadline comes nearer than its read timeout."""
+        while (read_s := waiter.read_timeout()) is not None:
+            with closing(self._stream(stream_call(path, read_s))) as stream:
+                for event in stream:
+                    if waiter.stream_over(read_s):
+                        break
+                    if event is not KEEPALIVE:
+                        yield event
+                else:
+                    return
 
     def close(self) -> None:
         if self._owns_http:
@@ -127,6 +166,7 @@ class AsyncClient(_Base):
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._sleep = sleep or anyio.sleep
         self.jobs = AsyncJobs(self)
+        self.studies = AsyncStudies(self)
         self.specs = AsyncSpecs(self)
         self.presets = AsyncPresets(self)
 
@@ -145,6 +185,37 @@ class AsyncClient(_Base):
             return await self._http.send(request)
         except httpx.TransportError as exc:
             return exc
+
+    async def _stream(self, call: Call) -> AsyncGenerator[Event, None]:
+        """As `Client._stream`."""
+        try:
+            response = await self._http.send(self._core.build(call), stream=True)
+        except httpx.TransportError as exc:
+            raise broken(exc) from exc
+        try:
+            if not response.is_success:
+                await response.aread()
+            check_stream(response)
+            parser = Parser()
+            async for line in response.aiter_lines():
+                if (event := parser.feed(line)) is not None:
+                    yield event
+        except httpx.TransportError as exc:
+            raise broken(exc) from exc
+        finally:
+            await response.aclose()
+
+    async def _follow(self, path: str, waiter: Waiter) -> AsyncGenerator[Event, None]:
+        """As `Client._follow`."""
+        while (read_s := waiter.read_timeout()) is not None:
+            async with aclosing(self._stream(stream_call(path, read_s))) as stream:
+                async for event in stream:
+                    if waiter.stream_over(read_s):
+                        break
+                    if event is not KEEPALIVE:
+                        yield event
+                else:
+                    return
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -1,18 +1,27 @@
 """A handle on one job, as `jobs.create()` and `jobs.get()` return it: the latest view the
 client has of it, plus the actions on it. `Job` is the sync handle, `AsyncJob` the async one;
-everything but the I/O lives in `JobHandle` and the shared `Waiter`."""
+everything but the I/O lives in `JobHandle` and the shared `_wait`."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from contextlib import aclosing, closing, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradprobe.api import JobError, JobStatus, JobView, Progress
 from gradprobe.client import _endpoints as ep
-from gradprobe.client._wait import FINAL, Waiter
+from gradprobe.client._wait import (
+    FINAL,
+    STREAM_BROKEN,
+    Waiter,
+    job_event,
+    job_finished,
+    job_state,
+)
+from gradprobe.client.errors import WaitTimeout
 from gradprobe.client.stats import Stats
 from gradprobe.result import Summary
 
@@ -79,20 +88,35 @@ class Job(JobHandle):
         return self
 
     def wait(self, timeout: float = 600.0, progress: Callable[[Job], Any] | None = None) -> Job:
-        """Poll until the job ends, at most `timeout` seconds, and return the handle.
+        """Wait until the job ends, at most `timeout` seconds, and return the handle: live
+        from its Server-Sent Events while the server streams them, else by polling.
 
         `progress(job)` is called on every change of status or step. Raises `JobFailed` (with
         the server's error) if the job fails, `WaitTimeout` at the deadline; a cancelled job is
         returned like a succeeded one (look at `.status`).
         """
         waiter = Waiter(self._client._clock, timeout, self._client.config.poll)
-        while True:
-            if waiter.changed(self) and progress is not None:
-                progress(self)
-            if waiter.finished(self):
-                return self
-            self._client._sleep(waiter.next_delay(self))
+        with closing(self._looks(waiter)) as looks:
+            for _ in looks:
+                if waiter.changed(job_state(self)) and progress is not None:
+                    progress(self)
+                if job_finished(self):
+                    return self
+        raise WaitTimeout(self, timeout)
+
+    def _looks(self, waiter: Waiter) -> Generator[None, None, None]:
+        """One item per new view of the job: the one in hand, one per event while the stream
+        lasts, then one per poll until the deadline."""
+        yield
+        events = self._client._follow(ep.job_events_path(self.id), waiter)
+        with suppress(*STREAM_BROKEN), closing(events):
+            for event in events:
+                self.view = job_event(self.view, event)
+                yield
+        while (delay := waiter.next_delay()) is not None:
+            self._client._sleep(delay)
             self.refresh()
+            yield
 
     def stats(
         self, layers: Names = None, metrics: Names = None, max_points: int | None = None
@@ -104,8 +128,7 @@ class Job(JobHandle):
         """A plot rendered by the server (`grad_flow`, `profile`, `timesteps`, `loss`,
         `units`) as PNG or SVG bytes (SVG when `path` ends in .svg); written to `path` if
         one is given."""
-        kind = ep.plot_format(path, fmt)
-        picture = bytes(self._client._send(ep.job_plot(self.id, name, kind)).content)
+        picture = self._client.jobs.plot(self.id, name, ep.plot_format(path, fmt))
         if path is not None:
             Path(path).write_bytes(picture)
         return picture
@@ -133,15 +156,29 @@ class AsyncJob(JobHandle):
     ) -> AsyncJob:
         """As `Job.wait`; `progress` may be a plain function or a coroutine function."""
         waiter = Waiter(self._client._clock, timeout, self._client.config.poll)
-        while True:
-            if waiter.changed(self) and progress is not None:
-                shown = progress(self)
-                if inspect.isawaitable(shown):
-                    await shown
-            if waiter.finished(self):
-                return self
-            await self._client._sleep(waiter.next_delay(self))
+        async with aclosing(self._looks(waiter)) as looks:
+            async for _ in looks:
+                if waiter.changed(job_state(self)) and progress is not None:
+                    shown = progress(self)
+                    if inspect.isawaitable(shown):
+                        await shown
+                if job_finished(self):
+                    return self
+        raise WaitTimeout(self, timeout)
+
+    async def _looks(self, waiter: Waiter) -> AsyncGenerator[None, None]:
+        """As `Job._looks`."""
+        yield
+        events = self._client._follow(ep.job_events_path(self.id), waiter)
+        with suppress(*STREAM_BROKEN):
+            async with aclosing(events):
+                async for event in events:
+                    self.view = job_event(self.view, event)
+                    yield
+        while (delay := waiter.next_delay()) is not None:
+            await self._client._sleep(delay)
             await self.refresh()
+            yield
 
     async def stats(
         self, layers: Names = None, metrics: Names = None, max_points: int | None = None
@@ -151,8 +188,7 @@ class AsyncJob(JobHandle):
 
     async def plot(self, name: str, path: str | None = None, fmt: str | None = None) -> bytes:
         """As `Job.plot`."""
-        kind = ep.plot_format(path, fmt)
-        picture = bytes((await self._client._send(ep.job_plot(self.id, name, kind))).content)
+        picture = await self._client.jobs.plot(self.id, name, ep.plot_format(path, fmt))
         if path is not None:
             Path(path).write_bytes(picture)
         return picture
