@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 
 from tests.cli.conftest import Cli, Server
-from tests.client.factories import NOW, problem
+from tests.client.factories import problem
+from tests.client.factories import study_cell as cell
+from tests.client.factories import study_row as row
+from tests.client.factories import study_view as study
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 16
 PRESET = {
@@ -23,45 +25,6 @@ PRESET = {
     ],
     "a_field_a_newer_server_adds": 1,
 }
-
-
-def cell(name: str, job_id: str, status: str, step: int = 0) -> dict[str, Any]:
-    progress = {"step": step, "total": 100, "loss": None}
-    return {"variant": name, "job_id": job_id, "status": status, "progress": progress}
-
-
-def row(name: str, job_id: str, verdict: str) -> dict[str, Any]:
-    return {
-        "variant": name,
-        "job_id": job_id,
-        "verdict": verdict,
-        "grad_ratio_first_last": 1e-9 if verdict == "vanishing" else 0.8,
-        "decay": 0.6,
-        "decay_over": "layer",
-        "decay_per_layer": 0.6,
-        "decay_per_timestep": None,
-        "loss_drop": 0.5,
-        "final_accuracy": 0.9,
-        "step_ms": 2.5,
-    }
-
-
-def study(status: str, cells: list[dict[str, Any]], table: list[dict[str, Any]]) -> dict[str, Any]:
-    links = {
-        "self": "/v1/studies/st_1",
-        "cancel": "/v1/studies/st_1/cancel",
-        "compare": "/v1/studies/st_1/plots/compare.png",
-    }
-    return {
-        "id": "st_1",
-        "name": "remedies",
-        "status": status,
-        "created_at": NOW,
-        "counts": {},
-        "cells": cells,
-        "table": table,
-        "links": links,
-    }
 
 
 QUEUED = study("queued", [cell("plain", "job_1", "queued"), cell("bn", "job_2", "queued")], [])

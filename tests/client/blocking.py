@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 from gradprobe.client import AsyncClient, AsyncJob
 from gradprobe.client.jobs import AsyncJobs
 from gradprobe.client.specs import AsyncPresets, AsyncSpecs
+from gradprobe.client.studies import AsyncStudies
 
 T = TypeVar("T")
-ASYNC_TYPES = (AsyncClient, AsyncJob, AsyncJobs, AsyncSpecs, AsyncPresets)
+ASYNC_TYPES = (AsyncClient, AsyncJob, AsyncJobs, AsyncStudies, AsyncSpecs, AsyncPresets)
 
 
 async def _await(value: Awaitable[T]) -> T:

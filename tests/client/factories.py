@@ -99,3 +99,54 @@ def problem(
     }
     head = {"content-type": "application/problem+json", **(headers or {})}
     return httpx.Response(status, content=json.dumps(body), headers=head)
+
+
+def study_cell(name: str, job_id: str, status: str, step: int = 0) -> dict[str, Any]:
+    progress = {"step": step, "total": 100, "loss": None}
+    return {"variant": name, "job_id": job_id, "status": status, "progress": progress}
+
+
+def study_row(name: str, job_id: str, verdict: str) -> dict[str, Any]:
+    return {
+        "variant": name,
+        "job_id": job_id,
+        "verdict": verdict,
+        "grad_ratio_first_last": 1e-9 if verdict == "vanishing" else 0.8,
+        "decay": 0.6,
+        "decay_over": "layer",
+        "decay_per_layer": 0.6,
+        "decay_per_timestep": None,
+        "loss_drop": 0.5,
+        "final_accuracy": 0.9,
+        "step_ms": 2.5,
+    }
+
+
+def study_view(
+    status: str, cells: list[dict[str, Any]], table: list[dict[str, Any]]
+) -> dict[str, Any]:
+    links = {
+        "self": "/v1/studies/st_1",
+        "cancel": "/v1/studies/st_1/cancel",
+        "compare": "/v1/studies/st_1/plots/compare.png",
+    }
+    return {
+        "id": "st_1",
+        "name": "remedies",
+        "status": status,
+        "created_at": NOW,
+        "counts": {},
+        "cells": cells,
+        "table": table,
+        "links": links,
+    }
+
+
+def sse(*items: tuple[str, object], keepalive: bool = True) -> httpx.Response:
+    """An event stream as the server sends it: a keep-alive comment, then each event."""
+    text = ": keep-alive\n\n" if keepalive else ""
+    text += "".join(
+        f"id: {i}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+        for i, (kind, data) in enumerate(items)
+    )
+    return httpx.Response(200, content=text.encode(), headers={"content-type": "text/event-stream"})

@@ -12,10 +12,12 @@ import gradprobe
 from gradprobe import client as gpc
 from gradprobe.client.jobs import AsyncJobs, Jobs
 from gradprobe.client.specs import AsyncPresets, AsyncSpecs, Presets, Specs
+from gradprobe.client.studies import AsyncStudies, Studies
 
 PAIRS = [
     (gpc.Client, gpc.AsyncClient),
     (Jobs, AsyncJobs),
+    (Studies, AsyncStudies),
     (Specs, AsyncSpecs),
     (Presets, AsyncPresets),
     (gpc.Job, gpc.AsyncJob),
@@ -63,5 +65,5 @@ def test_both_clients_hold_the_same_resources() -> None:
     sync, async_ = gpc.Client("http://gp.test"), gpc.AsyncClient("http://gp.test")
     names = {n for n in vars(sync) if not n.startswith("_")}
     assert names == {n for n in vars(async_) if not n.startswith("_")}
-    assert {"jobs", "specs", "presets", "config"} <= names
+    assert {"jobs", "studies", "specs", "presets", "config"} <= names
     sync.close()
