@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,48 @@ from worker.stats.grad_histogram import BINS, EDGES
 from worker.stats.registry import selected
 from worker.summary import summarise
 from worker.trainer import TrainLog, train
+
+# The latest per-layer norms a probe measured, as the live events carry them:
+# {"step", "metrics": [names], "layers": {layer name: [one value per metric]}, "layer_count"}.
+LayerNorms = dict[str, Any]
+# (step, loss, latest) at each probe; `latest()` builds that probe's LayerNorms, so a caller
+# that drops most probes (the worker's throttle) pays nothing for the ones it drops.
+LayerProgressFn = Callable[[int, float | None, Callable[[], LayerNorms]], None]
+LIVE_METRICS = ("act_grad_norm", "weight_grad_norm")
+# At most this many layers in the live norms: a 200-layer MLP (401 graph layers) is sent
+# whole, about 13 KB; a deeper net is thinned to this many evenly spaced layers, the first
+# and the last kept.
+MAX_LIVE_LAYERS = 512
+
+
+def spaced(n: int, cap: int) -> list[int]:
+    """`cap` evenly spaced indices of range(n), first and last included; all when n <= cap."""
+    if n <= cap:
+        return list(range(n))
+    if cap <= 1:
+        return [0][:cap]
+    return sorted({round(i * (n - 1) / (cap - 1)) for i in range(cap)})
+
+
+def _live(value: float | None) -> float | None:
+    """Four significant digits (a live view, not the record); JSON has no NaN or infinity."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.4g}")
+
+
+def layer_norms(
+    names: list[str], rec: Recording, probe: int, cap: int = MAX_LIVE_LAYERS
+) -> LayerNorms:
+    """The live norms of probe number `probe` of `rec` (its step, at most `cap` layers)."""
+    metrics = [m for m in LIVE_METRICS if m in rec.layer and len(rec.layer[m]) > probe]
+    rows = [rec.layer[m][probe] for m in metrics]
+    return {
+        "step": rec.steps[probe],
+        "metrics": metrics,
+        "layers": {names[i]: [_live(row[i]) for row in rows] for i in spaced(len(names), cap)},
+        "layer_count": len(names),
+    }
 
 
 def use_threads(n: int) -> None:
@@ -160,19 +203,33 @@ def execute(
     *,
     progress: ProgressFn | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    layer_progress: LayerProgressFn | None = None,
 ) -> Result:
     """Run `spec`'s instrumented training and return the result document.
 
     Raises SpecError for a spec that cannot run; a run that diverges is a result (verdict
-    `diverged`), not an exception. `progress(step, loss)` is called at each probe;
-    `should_cancel()` is checked every step and ends the run early when it returns True.
+    `diverged`), not an exception. `progress(step, loss)` is called at each probe, and
+    `layer_progress(step, loss, latest)` too, where `latest()` returns that probe's
+    `layer_norms`; `should_cancel()` is checked every step and ends the run early when it
+    returns True.
     """
     spec = parse_spec(spec) if isinstance(spec, dict) else spec
     run = prepare(spec, caps or Caps())
     stats = attach(run, spec.probe)
     schedule = _schedule(spec, run.plan, stats)
     target = run.plan.data.target
-    recorder = Recorder(run.model, stats, schedule, target, progress, should_cancel)
+    names = [la.name for la in run.plan.layers]
+
+    def report(step: int, loss: float | None) -> None:
+        # The recorder calls once it has stored the probe: its Recording's newest column.
+        if progress is not None:
+            progress(step, loss)
+        if layer_progress is not None:
+            rec, probe = recorder.rec, len(recorder.rec.steps) - 1  # fixed now, not later
+            layer_progress(step, loss, lambda: layer_norms(names, rec, probe))
+
+    each_probe = report if layer_progress is not None else progress
+    recorder = Recorder(run.model, stats, schedule, target, each_probe, should_cancel)
     log = train(run.model, run.batches, spec.train, target, recorder, run.device)
     return _result(run, recorder.rec, log, schedule)
 

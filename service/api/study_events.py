@@ -2,9 +2,9 @@
 
 It listens through the process's one `events.JobWatcher` (one store query per tick for all
 the jobs anyone follows), subscribed to every cell's job. Events: `cell` (variant, job id,
-status, progress) when a cell's status or step moves, `status` (the aggregated status and
-the counts) when that changes; the stream ends once every cell has ended. The comparison
-table is then at `GET /v1/studies/{id}`.
+status, progress with the latest per-layer norms) when a cell's status or step moves,
+`status` (the aggregated status and the counts) when that changes; the stream ends once
+every cell has ended. The comparison table is then at `GET /v1/studies/{id}`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from gradprobe.api import JobView
 from service.api.deps import SettingsDep, TenantDep, in_store_thread
-from service.api.events import KEEPALIVE_S, JobWatcher, Watched
+from service.api.events import KEEPALIVE_S, JobWatcher, Norms, Watched, progress_data, read_norms
 from service.api.problems import ApiError, responses
 from service.api.study_views import aggregate, ordered_jobs
 from service.api.views import job_view
@@ -29,7 +29,7 @@ from service.store.jobs import FINAL
 from service.store.studies import get_study, study_jobs
 
 router = APIRouter(prefix="/v1/studies", tags=["studies"])
-Cells = list[tuple[str, JobView]]
+Cells = list[tuple[str, JobView, Norms | None]]
 
 
 def _read(store_url: str, study_id: str, tenant: str) -> Cells | None:
@@ -38,17 +38,19 @@ def _read(store_url: str, study_id: str, tenant: str) -> Cells | None:
         if study is None:
             return None
         pairs = ordered_jobs(study, study_jobs(session, [study.id])[study.id])
-        return [(cell["name"], job_view(job)) for cell, job in pairs]
+        norms = read_norms(session, [job.id for _, job in pairs]) if pairs else {}
+        return [(cell["name"], job_view(job), norms.get(job.id)) for cell, job in pairs]
 
 
 def _event(kind: str, data: dict[str, Any], seq: int) -> bytes:
     return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _cell(name: str, job_id: str, view: JobView | None) -> dict[str, Any]:
+def _cell(name: str, job_id: str, watched: Watched) -> dict[str, Any]:
+    view = watched.view
     if view is None:  # the job was deleted
         return {"variant": name, "job_id": job_id, "status": "deleted", "progress": None}
-    progress = view.progress.model_dump(mode="json")
+    progress = progress_data(view, watched.norms)
     return {"variant": name, "job_id": job_id, "status": view.status, "progress": progress}
 
 
@@ -66,7 +68,7 @@ async def _changed(subs: dict[str, tuple[str, Watched]]) -> bool:
 async def _stream(
     request: Request, watcher: JobWatcher, study_id: str, cells: Cells
 ) -> AsyncIterator[bytes]:
-    subs = {view.id: (name, watcher.subscribe(view)) for name, view in cells}
+    subs = {view.id: (name, watcher.subscribe(view, norms)) for name, view, norms in cells}
     sent: dict[str, Any] = {}
     seq = 0
     try:
@@ -74,8 +76,8 @@ async def _stream(
             for _, w in subs.values():
                 w.changed.clear()  # before reading: a change from now on wakes us
             views = {job_id: w.view for job_id, (_, w) in subs.items()}
-            for job_id, (name, _) in subs.items():
-                cell = _cell(name, job_id, views[job_id])
+            for job_id, (name, w) in subs.items():
+                cell = _cell(name, job_id, w)
                 state = (cell["status"], cell["progress"] and cell["progress"]["step"])
                 if sent.get(job_id) != state:
                     sent[job_id], seq = state, seq + 1
@@ -101,8 +103,9 @@ async def _stream(
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "Server-Sent Events: `cell` (variant, job_id, status, progress) and "
-            "`status` (the study's status and counts); the stream ends when every cell ended.",
+            "description": "Server-Sent Events: `cell` (variant, job_id, status, progress with "
+            "norms) and `status` (the study's status and counts); the stream ends when every "
+            "cell ended.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **responses(401, 404, 429),

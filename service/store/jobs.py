@@ -154,10 +154,19 @@ def renew(session: Session, job_id: str, token: str, lease_s: float) -> bool | N
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def progress(session: Session, job_id: str, token: str, step: int, loss: float | None) -> bool:
-    done = session.execute(
-        update(Job).where(_mine(job_id, token)).values(step=step, loss=loss, updated_at=utcnow())
-    )
+def progress(
+    session: Session,
+    job_id: str,
+    token: str,
+    step: int,
+    loss: float | None,
+    norms: dict[str, Any] | None = None,
+) -> bool:
+    """The lease holder's latest step and loss, and the probe's per-layer norms if given."""
+    values: dict[str, Any] = {"step": step, "loss": loss, "updated_at": utcnow()}
+    if norms is not None:
+        values["layer_norms"] = norms
+    done = session.execute(update(Job).where(_mine(job_id, token)).values(**values))
     return done.rowcount == 1  # type: ignore[attr-defined]
 
 

@@ -118,6 +118,9 @@ class Job(Base):
     step: Mapped[int] = mapped_column(Integer, default=0)
     total_steps: Mapped[int] = mapped_column(Integer, default=0)
     loss: Mapped[float | None] = mapped_column(Float, default=None)
+    # The latest probe's per-layer norms for the live events (worker.run.layer_norms); loaded
+    # only when asked for, so that reading a job does not parse them.
+    layer_norms: Mapped[dict[str, Any] | None] = mapped_column(default=None, deferred=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # A job submitted as a cell of a study: the study, and the cell's (variant's) name.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -16,9 +19,46 @@ from service.store.db import session_scope
 from service.store.jobs import Claim, claim, finish, progress
 from service.tasks.app import TASK
 from service.tasks.lease import Lease
-from worker.run import execute
+from worker.run import LayerNorms, execute
 
 log = logging.getLogger(__name__)
+# At most this many progress writes a second per job (the API's event watcher reads the
+# store 4 times a second: more would not be seen).
+PROGRESS_WRITES_PER_S = 4.0
+
+
+class Throttle:
+    """A job's progress reports, passed on to `write` at most once per `interval_s`.
+
+    A report that comes sooner is held; the next report let through replaces it, and
+    `flush()`, called when training ends, writes it, so the last probe is always written.
+    Each report carries `latest()`, which builds its per-layer norms: only the reports
+    written pay for them.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[int, float | None, LayerNorms | None], None],
+        interval_s: float = 1.0 / PROGRESS_WRITES_PER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.write, self.interval_s, self.clock = write, interval_s, clock
+        self.written_at = -math.inf
+        self.held: tuple[int, float | None, Callable[[], LayerNorms]] | None = None
+
+    def __call__(self, step: int, loss: float | None, latest: Callable[[], LayerNorms]) -> None:
+        now = self.clock()
+        if now - self.written_at < self.interval_s:
+            self.held = (step, loss, latest)
+            return
+        self.held, self.written_at = None, now
+        self.write(step, loss, latest())
+
+    def flush(self) -> None:
+        if self.held is not None:
+            step, loss, latest = self.held
+            self.held, self.written_at = None, self.clock()
+            self.write(step, loss, latest())
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -38,17 +78,19 @@ def run_claimed(s: Settings, job: Claim, worker: str) -> str:
     """Train a claimed job under its lease and store its one outcome; returns the status."""
     url = s.store_url
 
-    def report(step: int, loss: float | None) -> None:
+    def write(step: int, loss: float | None, norms: LayerNorms | None) -> None:
         try:
             with session_scope(url) as session:
-                progress(session, job.job_id, job.token, step, loss)
+                progress(session, job.job_id, job.token, step, loss, norms)
         except Exception:  # progress is best effort: a blink of the store must not fail a job
             log.exception("job %s: could not write progress", job.job_id)
 
+    report = Throttle(write)
     with Lease(url, job, s.lease_s) as lease:
         try:
             spec = JobSpec.model_validate(job.spec)
-            result = execute(spec, s.caps(), progress=report, should_cancel=lease.should_stop)
+            result = execute(spec, s.caps(), layer_progress=report, should_cancel=lease.should_stop)
+            report.flush()
         except Exception as exc:
             log.warning("job %s failed: %s", job.job_id, exc)
             with session_scope(url) as session:
