@@ -67,11 +67,13 @@ UNLIMITED = {
     "GRADPROBE_RATE_BURST": "1000000",
     "GRADPROBE_MAX_ACTIVE_JOBS": "1000000",
 }
-TARGETS = {"get": 0.30, "post": 0.15}  # share of the ceiling's throughput (issue 3)
+# The share of the ceiling's throughput each must reach (issue 3).
+TARGETS = {"get": 0.30, "get_churn": 0.30, "post": 0.15}
 LABELS = {
     "ceiling": "ceiling: `GET /constant` (2 KB JSON, encoded once)",
     "ceiling_dict": "reference: `GET /constant-dict` (the same dict, encoded per request)",
     "get": "`GET /v1/jobs/{id}`",
+    "get_churn": "`GET /v1/jobs/{id}`, each job's progress moving twice a second",
     "post": "`POST /v1/jobs`",
 }
 SUBMIT_P50_MS = 50.0
@@ -209,6 +211,36 @@ class Drainer(threading.Thread):
                 )
 
 
+class Churner(threading.Thread):
+    """While `on` is set, the seeded jobs change as running jobs' progress does: each one's
+    step moves `per_job_hz` times a second (10 jobs per UPDATE), so that the kept views of
+    `GET /v1/jobs/{id}` are dropped and read again as they would be in real use."""
+
+    def __init__(self, database_url: str, ids: list[str], per_job_hz: float = 2.0) -> None:
+        super().__init__(name="churner", daemon=True)
+        self.dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.ids, self.per_job_hz = ids, per_job_hz
+        self.on, self.stopped = threading.Event(), threading.Event()
+        self.updates = 0
+
+    def run(self) -> None:
+        import psycopg
+
+        batches = [self.ids[i : i + 10] for i in range(0, len(self.ids), 10)]
+        pause = 1.0 / (self.per_job_hz * len(batches))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stopped.is_set():
+                if not self.on.wait(0.1):
+                    continue
+                for batch in batches:
+                    conn.execute(
+                        "UPDATE jobs SET step = step + 1, updated_at = now() WHERE id = ANY(%s)",
+                        (batch,),
+                    )
+                    self.updates += len(batch)
+                    time.sleep(pause)
+
+
 def seed_jobs(svc: Service, n: int) -> list[str]:
     with svc.client() as http:
         ids = []
@@ -222,6 +254,7 @@ def seed_jobs(svc: Service, n: int) -> list[str]:
 def throughput(args: argparse.Namespace, root: Path, pg: Postgres) -> dict[str, Any]:
     svc = deployment(root / "throughput", pg)
     drainer = Drainer(svc.env["GRADPROBE_DATABASE_URL"])
+    churner: Churner | None = None
     try:
         api = svc.start_api()
         ceiling, ceiling_port = start_ceiling(svc.root)
@@ -238,21 +271,37 @@ def throughput(args: argparse.Namespace, root: Path, pg: Postgres) -> dict[str, 
                 [200],
             ),
             "get": (port, [raw_request("GET", f"/v1/jobs/{i}", port, key) for i in ids], [200]),
+            "get_churn": (
+                port,
+                [raw_request("GET", f"/v1/jobs/{i}", port, key) for i in ids],
+                [200],
+            ),
             "post": (port, [raw_request("POST", "/v1/jobs", port, key, body)], [202]),
         }
         pids = {name: ceiling.popen.pid for name in ("ceiling", "ceiling_dict")}
-        pids |= {"get": api.popen.pid, "post": api.popen.pid}
+        pids |= {name: api.popen.pid for name in ("get", "get_churn", "post")}
+        churner = Churner(svc.env["GRADPROBE_DATABASE_URL"], ids)
+        churner.start()
         drainer.start()
         rounds: list[dict[str, Any]] = []
         for r in range(args.rounds):
             row = {}
             for name, (p, requests, ok) in targets.items():
+                if name == "get_churn":
+                    churner.on.set()
+                updates, start = churner.updates, time.monotonic()
                 row[name] = load(args, svc.root, p, requests, ok, pids[name])
+                churner.on.clear()
+                if name == "get_churn":
+                    rate = (churner.updates - updates) / (time.monotonic() - start)
+                    row[name]["job_updates_per_s"] = round(rate, 1)
                 print(f"  round {r + 1} {name}: {brief(row[name])}", file=sys.stderr)
             rounds.append(row)
         return summarise(rounds)
     finally:
         drainer.stopped.set()
+        if churner is not None:
+            churner.stopped.set()
         svc.stop_all()
 
 

@@ -6,6 +6,8 @@ with the torch-free contract package and hands jobs to the workers through Celer
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
@@ -26,10 +28,12 @@ from service.api import (
 from service.api.auth import KeyCache
 from service.api.bodylimit import BodyLimit
 from service.api.deps import store_limiter
+from service.api.job_views import JobViews
 from service.api.limits import TokenBuckets
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import build_openapi
 from service.settings import Settings, get_settings
+from service.store.changes import JobChanges, conninfo_for
 from service.tasks.app import make_app
 
 DESCRIPTION = """Instrumented short training runs that show how gradients flow through a network.
@@ -39,15 +43,36 @@ Every `/v1` route needs `Authorization: Bearer <API key>`. Errors are RFC 9457
 See docs/api.md."""
 
 
+@asynccontextmanager
+async def listen_for_changes(app: FastAPI) -> AsyncIterator[None]:
+    """Keeps the job views fresh while the app runs (PostgreSQL stores only)."""
+    conninfo = conninfo_for(app.state.settings.store_url)
+    views: JobViews = app.state.job_views
+    changes = conninfo and JobChanges(conninfo, views.changed, views.listening_changed)
+    if changes:
+        changes.start()
+    try:
+        yield
+    finally:
+        if changes:
+            changes.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
-    app = FastAPI(title="gradprobe", version=gradprobe.__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="gradprobe",
+        version=gradprobe.__version__,
+        description=DESCRIPTION,
+        lifespan=listen_for_changes,
+    )
     app.state.settings = s
     app.state.celery = make_app(s)
     app.state.keys = KeyCache(s.store_url)
     app.state.store_calls = store_limiter(s.store_url)
     app.state.rates = TokenBuckets(s.rate_per_s, s.rate_burst)
-    app.state.metrics = Metrics(s.store_url)
+    app.state.job_views = JobViews()
+    app.state.metrics = Metrics(s.store_url, app.state.job_views)
     problems.install(app)
     app.state.watcher = events.JobWatcher(s.store_url)
     for module in (jobs, events, stats, plots, studies, study_events, study_plots, specs, health):

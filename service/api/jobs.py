@@ -15,18 +15,19 @@ from service.api.deps import (
     CeleryDep,
     JobDep,
     MetricsDep,
-    ReadJobDep,
     SessionDep,
     SettingsDep,
     TenantDep,
     in_store_thread,
 )
+from service.api.job_views import EncodedView, JobViews
 from service.api.openapi import SPEC_BODY
 from service.api.pagination import decode_cursor, page
 from service.api.problems import ApiError, bad_input, responses
 from service.api.submit import submit
 from service.api.views import job_path, job_view
 from service.store.jobs import FINAL, delete_job, request_cancel
+from service.store.reads import job_row
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -106,11 +107,50 @@ def list_jobs(
     return JobList(items=[job_view(j) for j in jobs], next_cursor=next_cursor)
 
 
+def _read_view(views: JobViews, store_url: str, job_id: str) -> EncodedView | None:
+    """The job's view from the store, encoded (and kept, unless it raced a change)."""
+    ticket = views.ticket()
+    job = job_row(store_url, job_id)
+    if job is None:
+        return None
+    view = EncodedView.of(job.tenant_id, job_view(job).model_dump_json().encode())
+    views.keep(job_id, view, ticket)
+    return view
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
 @router.get(
-    "/{job_id}", response_model=JobView, responses=responses(*AUTH, 404), summary="Show a job"
+    "/{job_id}",
+    response_model=JobView,
+    responses={
+        304: {"description": "Not Modified: the job is as the `If-None-Match` ETag says"},
+        **responses(*AUTH, 404),
+    },
+    summary="Show a job",
 )
-async def show_job(job: ReadJobDep) -> JobView:
-    return job_view(job)
+async def show_job(
+    request: Request,
+    job_id: str,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> Response:
+    """The route clients poll: answered from the process's job views when it can
+    (service/api/job_views.py), with an ETag so that a poll of an unchanged job is a 304."""
+    views: JobViews = request.app.state.job_views
+    view = views.get(job_id)
+    if view is None:
+        view = await in_store_thread(request, _read_view, views, settings.store_url, job_id)
+    if view is None or view.tenant != tenant:
+        raise ApiError(404, "job-not-found", f"no job {job_id}")
+    headers = {"ETag": view.etag}
+    if if_none_match is not None and _matches(if_none_match, view.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(view.body, media_type="application/json", headers=headers)
 
 
 @router.post(
@@ -121,12 +161,17 @@ async def show_job(job: ReadJobDep) -> JobView:
     summary="Cancel a job",
 )
 def cancel_job(
-    job: JobDep, session: SessionDep, celery: CeleryDep, background: BackgroundTasks
+    request: Request,
+    job: JobDep,
+    session: SessionDep,
+    celery: CeleryDep,
+    background: BackgroundTasks,
 ) -> JobView:
     if job.status in FINAL:
         raise ApiError(409, "job-final", f"job {job.id} is already {job.status}")
     request_cancel(session, job)
     session.commit()
+    request.app.state.job_views.changed(job.id)  # before the notice: read your own writes
     background.add_task(revoke, celery, job.id)
     return job_view(job)
 
@@ -139,9 +184,14 @@ def cancel_job(
     summary="Delete a job and its result",
 )
 def remove_job(
-    job: JobDep, session: SessionDep, celery: CeleryDep, background: BackgroundTasks
+    request: Request,
+    job: JobDep,
+    session: SessionDep,
+    celery: CeleryDep,
+    background: BackgroundTasks,
 ) -> PlainResponse:
     delete_job(session, job.id)
     session.commit()
+    request.app.state.job_views.changed(job.id)  # before the notice: read your own writes
     background.add_task(revoke, celery, job.id)
     return PlainResponse(status_code=204)

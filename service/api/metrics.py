@@ -8,11 +8,12 @@ import time
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.job_views import JobViews
 from service.store.db import session_scope
 from service.store.models import Job
 
@@ -48,8 +49,29 @@ class JobCounts(Collector):
         return [family]
 
 
+class JobViewReads(Collector):
+    """`gradprobe_job_view_reads_total{source}`: `GET /v1/jobs/{id}` answered from the
+    process's kept views (`memory`) or read from the store (`store`)."""
+
+    def __init__(self, views: JobViews) -> None:
+        self.views = views
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "gradprobe_job_view_reads", "Job views by where they came from", labels=["source"]
+        )
+        family.add_metric(["memory"], self.views.hits)
+        family.add_metric(["store"], self.views.misses)
+        listening = GaugeMetricFamily(
+            "gradprobe_job_change_notices_heard",
+            "1 while this process hears job change notices (and keeps job views), else 0",
+        )
+        listening.add_metric([], float(self.views.listening))
+        return [family, listening]
+
+
 class Metrics:
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, views: JobViews) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "gradprobe_http_requests",
@@ -70,6 +92,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(JobCounts(store_url))
+        self.registry.register(JobViewReads(views))
 
 
 class MetricsMiddleware:

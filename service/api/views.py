@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from gradprobe.api import JobView
 from service.store.models import Job
 
@@ -10,7 +14,8 @@ def job_path(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def job_view(job: Job) -> JobView:
+def job_view(job: Job | Row[Any]) -> JobView:
+    """From an ORM `Job` or a row of the jobs table (service/store/reads.py)."""
     path = job_path(job.id)
     return JobView.model_validate(
         {

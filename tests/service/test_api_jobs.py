@@ -203,6 +203,25 @@ def test_get_shows_the_job(
     assert view["started_at"] and view["finished_at"] and view["error"] is None
 
 
+def test_a_poll_of_an_unchanged_job_is_a_304(
+    client: TestClient, alice: Headers, submit: Submit, settings: Settings
+) -> None:
+    from service.store.jobs import claim
+
+    job_id = submit()["id"]
+    first = client.get(f"/v1/jobs/{job_id}", headers=alice)
+    etag = first.headers["etag"]
+    again = client.get(f"/v1/jobs/{job_id}", headers={**alice, "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and again.content == b""
+    listed = client.get(f"/v1/jobs/{job_id}", headers={**alice, "If-None-Match": f'"x", {etag}'})
+    assert listed.status_code == 304
+    with session_scope(settings.store_url) as session:
+        assert claim(session, job_id, "w", 60) is not None
+    changed = client.get(f"/v1/jobs/{job_id}", headers={**alice, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.json()["status"] == "running"
+    assert changed.headers["etag"] != etag
+
+
 def test_a_failed_job_shows_its_error(
     client: TestClient, alice: Headers, submit: Submit, settings: Settings
 ) -> None:
