@@ -324,15 +324,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['machine']}; commit {result['commit']}; a window of {result['window_s']:g} s "
         f"from the start of the waits, steady part after {result['steady_after_s']:g} s.",
         "",
-        "| mode | waiters | API req/s | steady req/s | steady req/s per waiter | API CPU "
+        "| mode | waiters | sent req/s | API req/s | steady req/s | steady req/s per waiter "
+        "| API CPU "
         "| steady API CPU | store SELECT/s | steady SELECT/s | store writes/s | commits/s "
         "| load avg (1 min) |",
-        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in result["rows"]:
         w, s = r["whole"], r["steady"]
         lines.append(
-            f"| {r['mode']} | {r['waiters']} | {w['api_requests_per_s']:.1f} "
+            f"| {r['mode']} | {r['waiters']} | {r['client_requests_per_s']:.1f} "
+            f"| {w['api_requests_per_s']:.1f} "
             f"| {s['api_requests_per_s']:.1f} | {s['api_requests_per_s'] / r['waiters']:.3f} "
             f"| {w['api_cpu']:.1%} | {s['api_cpu']:.1%} | {w['store_selects_per_s']:.1f} "
             f"| {s['store_selects_per_s']:.1f} | {w['store_writes_per_s']:.1f} "
