@@ -32,6 +32,7 @@ from service.api.job_views import JobViews
 from service.api.limits import TokenBuckets
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import build_openapi
+from service.api.submit_batch import SubmitBatcher
 from service.settings import Settings, get_settings
 from service.store.changes import JobChanges, conninfo_for
 from service.tasks.app import make_app
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = make_app(s)
     app.state.keys = KeyCache(s.store_url)
     app.state.store_calls = store_limiter(s.store_url)
+    app.state.submits = SubmitBatcher(s, app.state.celery, app.state.store_calls)
     app.state.rates = TokenBuckets(s.rate_per_s, s.rate_burst)
     app.state.job_views = JobViews()
     app.state.metrics = Metrics(s.store_url, app.state.job_views)

@@ -24,7 +24,7 @@ from service.api.job_views import EncodedView, JobViews
 from service.api.openapi import SPEC_BODY
 from service.api.pagination import decode_cursor, page
 from service.api.problems import ApiError, bad_input, responses
-from service.api.submit import submit
+from service.api.submit_batch import SubmitBatcher
 from service.api.views import job_path, job_view
 from service.store.jobs import FINAL, delete_job, request_cancel
 from service.store.reads import job_row
@@ -80,7 +80,8 @@ async def create_job(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JobView:
-    done = await in_store_thread(request, submit, settings, celery, tenant, body, idempotency_key)
+    submits: SubmitBatcher = request.app.state.submits
+    done = await submits.submit(tenant, body, idempotency_key)
     if done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:

@@ -69,17 +69,21 @@ def replay_job(session: Session, tenant: str, key: str, digest: str) -> Job | No
     return get_job(session, job_id, tenant)
 
 
+def too_many_active(active: int, limit: int, adding: int = 1) -> ApiError:
+    more = "" if adding == 1 else f"; {adding} more do not fit"
+    return ApiError(
+        429,
+        "too-many-active-jobs",
+        f"{active} jobs are queued or running, the limit is {limit}{more}",
+        headers={"Retry-After": str(RETRY_ACTIVE_S)},
+    )
+
+
 def check_room(session: Session, tenant: str, limit: int, adding: int = 1) -> None:
     """429 when `adding` more jobs would take the tenant's queued + running past `limit`."""
     active = active_jobs(session, tenant)
     if active + adding > limit:
-        more = "" if adding == 1 else f"; {adding} more do not fit"
-        raise ApiError(
-            429,
-            "too-many-active-jobs",
-            f"{active} jobs are queued or running, the limit is {limit}{more}",
-            headers={"Retry-After": str(RETRY_ACTIVE_S)},
-        )
+        raise too_many_active(active, limit, adding)
 
 
 def new_job(

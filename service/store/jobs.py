@@ -45,6 +45,18 @@ def active_jobs(session: Session, tenant_id: str) -> int:
     return int(session.scalar(q) or 0)
 
 
+def active_counts(session: Session, tenant_ids: set[str]) -> dict[str, int]:
+    """`active_jobs` of several tenants in one query (tenants with none are 0)."""
+    q = (
+        select(Job.tenant_id, func.count())
+        .where(Job.tenant_id.in_(tenant_ids), Job.status.in_(ACTIVE))
+        .group_by(Job.tenant_id)
+    )
+    counts = {tenant: 0 for tenant in tenant_ids}
+    counts.update({tenant: int(n) for tenant, n in session.execute(q)})
+    return counts
+
+
 def idempotent_job(session: Session, tenant_id: str, key: str) -> tuple[str, str] | None:
     """(job id, body digest) recorded for this tenant's Idempotency-Key, if any."""
     row = session.get(IdempotencyKey, (tenant_id, key))
@@ -67,7 +79,25 @@ def add_job(
     `published_at` is set optimistically: the API publishes right after this commits and
     clears it (`mark_unpublished`) if the broker refuses, so that a POST costs one commit. If
     the API dies between the two, the sweep publishes the job after `republish_after_s`."""
-    job = Job(
+    job = build_job(tenant_id, spec, total_steps, queue, name, study)
+    session.add(job)
+    if idempotency is not None:
+        session.flush()
+        session.add(idempotency_row(job, idempotency))
+    session.flush()
+    return job
+
+
+def build_job(
+    tenant_id: str,
+    spec: dict[str, Any],
+    total_steps: int,
+    queue: str,
+    name: str | None = None,
+    study: tuple[str, str] | None = None,
+) -> Job:
+    """A queued job, not yet added to a session (see `add_job`)."""
+    return Job(
         id=new_job_id(),
         published_at=utcnow(),
         tenant_id=tenant_id,
@@ -78,13 +108,11 @@ def add_job(
         study_id=None if study is None else study[0],
         variant=None if study is None else study[1],
     )
-    session.add(job)
-    if idempotency is not None:
-        session.flush()
-        key, body = idempotency
-        session.add(IdempotencyKey(tenant_id=tenant_id, key=key, body_digest=body, job_id=job.id))
-    session.flush()
-    return job
+
+
+def idempotency_row(job: Job, idempotency: tuple[str, str]) -> IdempotencyKey:
+    key, body = idempotency
+    return IdempotencyKey(tenant_id=job.tenant_id, key=key, body_digest=body, job_id=job.id)
 
 
 def mark_unpublished(session: Session, job_id: str) -> None:

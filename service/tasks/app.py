@@ -3,6 +3,8 @@ publishes through it, and only the worker loads the task module (service.tasks.j
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
@@ -10,6 +12,8 @@ from kombu import Exchange, Queue
 
 from service.settings import Settings, get_settings
 from service.tasks import fsbroker
+
+log = logging.getLogger(__name__)
 
 TASK = "gradprobe.run_job"
 QUEUES = ("gpu", "cpu")
@@ -64,7 +68,22 @@ def make_app(s: Settings | None = None) -> Celery:
     return app
 
 
-def publish(app: Celery, job_id: str, queue: str) -> None:
+def publish(app: Celery, job_id: str, queue: str, producer: Any = None) -> None:
     """Send a job's id (never its spec) to `queue`. The task id is the job id, so one
     revoke covers every delivery of the job."""
-    app.send_task(TASK, args=[job_id], task_id=job_id, queue=queue, routing_key=queue)
+    app.send_task(
+        TASK, args=[job_id], task_id=job_id, queue=queue, routing_key=queue, producer=producer
+    )
+
+
+def publish_many(app: Celery, jobs: Sequence[tuple[str, str]]) -> list[str]:
+    """Publish (job id, queue) pairs through one producer; returns the ids not published."""
+    sent = 0
+    try:
+        with app.producer_or_acquire() as producer:
+            for job_id, queue in jobs:
+                publish(app, job_id, queue, producer)
+                sent += 1
+    except Exception as exc:
+        log.warning("%d jobs not published (%s)", len(jobs) - sent, exc)
+    return [job_id for job_id, _ in jobs[sent:]]

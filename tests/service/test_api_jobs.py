@@ -348,25 +348,30 @@ def test_a_racing_request_with_the_same_key_gets_the_same_job(
     monkeypatch: Any,
     queued: Callable[[], list[str]],
 ) -> None:
-    """Two requests with one Idempotency-Key, both past the lookup before either commits:
-    the store's unique key makes the second one's insert fail, and it answers with the
-    first one's job."""
-    import service.api.submit as submit_module
+    """Two requests with one Idempotency-Key, both past the lookup before either commits
+    (here the rival is another API process, committing while this one counts the active
+    jobs): the store's unique key makes this one's insert fail, and it answers with the
+    rival's job."""
+    import service.api.submit_batch as batch_module
+    from service.api.submit import body_digest
 
     body = {"model": {"type": "mlp", "depth": 3}}
     headers = {**alice, "Idempotency-Key": "racing"}
-    check_room = submit_module.check_room
+    active_counts = batch_module.active_counts
     rival: list[str] = []
 
-    def rival_commits_first(session: Any, tenant: str, limit: int) -> None:
-        if not rival:  # the other request runs its whole course right here
-            monkeypatch.setattr(submit_module, "check_room", check_room)
-            r = client.post("/v1/jobs", json=body, headers=headers)
-            rival.append(r.json()["id"])
-        check_room(session, tenant, limit)
+    def rival_commits_first(session: Any, tenants: set[str]) -> dict[str, int]:
+        if not rival:
+            (tenant,) = tenants
+            with session_scope(settings.store_url) as other:
+                job = add_job(
+                    other, tenant, body, 10, "cpu", idempotency=("racing", body_digest(body))
+                )
+                rival.append(job.id)
+        return active_counts(session, tenants)
 
-    monkeypatch.setattr(submit_module, "check_room", rival_commits_first)
+    monkeypatch.setattr(batch_module, "active_counts", rival_commits_first)
     r = client.post("/v1/jobs", json=body, headers=headers)
     assert r.status_code == 202 and r.json()["id"] == rival[0]
     assert r.headers["idempotent-replayed"] == "true"
-    assert count_jobs(settings) == 1 and len(queued()) == 1
+    assert count_jobs(settings) == 1 and queued() == []  # the rival publishes its own job
