@@ -1,6 +1,7 @@
 """The Python client against the live service (API under uvicorn, a Celery worker, Redis,
 PostgreSQL): the happy paths, each run with `Client` and with `AsyncClient` (the latter
-behind `Blocking`, so that both run the same test bodies)."""
+behind `Blocking`, so that both run the same test bodies). Every request a client sends is
+recorded, so that a test can tell a wait that followed the events from one that polled."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from gradprobe.client import AsyncClient, AuthError, Client, PollPolicy, ValidationError
+from gradprobe.client import (
+    AsyncClient,
+    AuthError,
+    Client,
+    Conflict,
+    PollPolicy,
+    ValidationError,
+)
 from tests.client.blocking import Blocking
 from tests.integration.harness import Service
-from tests.integration.specs import family_spec, long_spec
+from tests.integration.specs import TRAIN, family_spec, long_spec
 
 # Poll often, so that a few seconds of training show several steps.
 FAST = PollPolicy(first=0.1, factor=1.3, cap=0.5)
@@ -26,26 +35,67 @@ LIVE = {
 }
 
 
+Sent = list[tuple[str, str]]  # (method, path) of each request, in order
+
+
+def no_events(request: httpx.Request) -> httpx.Response | None:
+    """The answer of a server without the events routes (an older one), else None."""
+    if request.url.path.endswith("/events"):
+        return httpx.Response(404, json={"title": "Not Found", "status": 404})
+    return None
+
+
+class Recording(httpx.HTTPTransport):
+    def __init__(self, sent: Sent, events: bool) -> None:
+        super().__init__()
+        self.sent, self.events = sent, events
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path))
+        return (not self.events and no_events(request)) or super().handle_request(request)
+
+
+class AsyncRecording(httpx.AsyncHTTPTransport):
+    def __init__(self, sent: Sent, events: bool) -> None:
+        super().__init__()
+        self.sent, self.events = sent, events
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path))
+        refused = not self.events and no_events(request)
+        return refused or await super().handle_async_request(request)
+
+
+ORDER = ["queued", "running", "succeeded"]
+
+
 @pytest.fixture(params=["sync", "async"])
 def connect(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """connect(service, key=None) -> a client of the service, sync or async (behind Blocking)."""
+    """connect(service, key=None, events=True) -> a client of the service, sync or async
+    (behind Blocking), whose requests are listed in its `.sent`; with events=False the
+    events routes answer 404, as on a server without them."""
     runner = asyncio.Runner()
     made: list[Any] = []
 
-    def make(service: Service, key: str | None = None) -> Any:
+    def make(service: Service, key: str | None = None, events: bool = True) -> Any:
+        sent: Sent = []
+        key = key or service.key
         if request.param == "sync":
-            client: Any = Client(service.url, key or service.key, poll=FAST)
+            http: Any = httpx.Client(transport=Recording(sent, events))
+            client: Any = Client(service.url, key, poll=FAST, http_client=http)
         else:
-            client = Blocking(AsyncClient(service.url, key or service.key, poll=FAST), runner)
-        made.append(client)
+            http = httpx.AsyncClient(transport=AsyncRecording(sent, events))
+            client = Blocking(AsyncClient(service.url, key, poll=FAST, http_client=http), runner)
+        client.sent = sent
+        made.append(http)
         return client
 
     yield make
-    for client in made:
-        if isinstance(client, Blocking):
-            client.aclose()
+    for http in made:
+        if isinstance(http, httpx.AsyncClient):
+            runner.run(http.aclose())
         else:
-            client.close()
+            http.close()
     runner.close()
 
 
@@ -66,6 +116,9 @@ def test_create_wait_stats_and_list(service: Service, connect: Any) -> None:
     steps = [step for _, step in seen]
     assert steps == sorted(steps) and seen[-1] == ("succeeded", 3000)
     assert len({s for status, s in seen if status == "running"}) >= 2, seen
+    # It followed the job's events: one stream, not one poll.
+    assert gp.sent.count(("GET", f"/v1/jobs/{job.id}/events")) == 1
+    assert ("GET", f"/v1/jobs/{job.id}") not in gp.sent
 
     stats = job.stats()
     with service.client() as http:
@@ -92,9 +145,55 @@ def test_create_wait_stats_and_list(service: Service, connect: Any) -> None:
     listed = [j.id for j in gp.jobs.list(page_size=2)]
     assert listed == [*reversed(more), job.id]  # newest first, across three pages
     assert [j.id for j in gp.jobs.list(limit=3, page_size=2)] == listed[:3]
+    # Where the server has no events, the same waits poll.
+    older = connect(service, events=False)
     for job_id in more:
-        gp.jobs.get(job_id).wait(timeout=120)
+        polled = older.jobs.get(job_id).wait(timeout=120)
+        assert polled.status == "succeeded" and polled.summary is not None
+    assert older.sent.count(("GET", f"/v1/jobs/{more[-1]}/events")) == 1
+    assert older.sent.count(("GET", f"/v1/jobs/{more[-1]}")) >= 1
     assert {j.id for j in gp.jobs.list(status="succeeded")} == {*more, job.id}
+
+
+def test_job_events_run_from_queued_to_the_end(service: Service, connect: Any) -> None:
+    gp = connect(started(service))
+    job = gp.jobs.create({**LIVE, "train": {**LIVE["train"], "steps": 1000}})
+    events = list(gp.jobs.events(job.id))  # ends when the job has
+    statuses = [e.data["status"] for e in events if e.kind == "status"]
+    assert statuses[-1] == "succeeded" and statuses == sorted(statuses, key=ORDER.index)
+    assert "running" in statuses and len(statuses) == len(set(statuses))
+    steps = [e.data["step"] for e in events if e.kind == "progress"]
+    assert steps == sorted(steps) and len(set(steps)) >= 2 and steps[-1] == 1000
+    assert gp.jobs.get(job.id).status == "succeeded"
+
+
+def test_a_study_created_waited_listed_and_plotted(service: Service, connect: Any) -> None:
+    gp = connect(started(service))
+    body = {
+        "name": "live",
+        "base": family_spec("mlp"),
+        "variants": [
+            {"name": "bn", "remedy": "batch norm"},
+            {"name": "plain", "overrides": {"model.norm": "none", "model.activation": "sigmoid"}},
+        ],
+    }
+    study = gp.studies.create(body)
+    assert study.status == "queued" and [c.variant for c in study.cells] == ["bn", "plain"]
+    seen: list[Any] = []
+    done = gp.studies.wait(study.id, timeout=240, progress=seen.append)
+    assert done.status == "succeeded" and [r.variant for r in done.table] == ["bn", "plain"]
+    assert all(r.verdict and r.step_ms and r.step_ms > 0 for r in done.table)
+    assert seen[-1].status == "succeeded" and len(seen) >= 3
+    steps = [sum(c.progress.step for c in view.cells) for view in seen]
+    assert steps == sorted(steps) and steps[-1] == 2 * TRAIN["steps"]
+    assert gp.sent.count(("GET", f"/v1/studies/{study.id}/events")) == 1
+
+    assert gp.studies.plot(study.id).startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"<svg" in gp.studies.plot(study.id, "svg")[:1000]
+    assert [s.id for s in gp.studies.list()] == [study.id]
+    assert gp.studies.get(study.id).table == done.table
+    with pytest.raises(Conflict):
+        gp.studies.cancel(study.id)  # every cell has ended
 
 
 def test_validate_presets_cancel_and_auth(service: Service, connect: Any) -> None:
