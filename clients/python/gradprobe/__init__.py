@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         BadRequest,
         Client,
         Conflict,
+        EventsUnavailable,
         GradprobeError,
         Job,
         JobFailed,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         RateLimited,
         ServerError,
         Stats,
+        StudyWaitTimeout,
         ValidationError,
         WaitTimeout,
     )
@@ -48,6 +50,7 @@ __all__ = [
     "BadRequest",
     "Client",
     "Conflict",
+    "EventsUnavailable",
     "GradprobeError",
     "Job",
     "JobFailed",
@@ -58,6 +61,7 @@ __all__ = [
     "ServerError",
     "SpecError",
     "Stats",
+    "StudyWaitTimeout",
     "ValidationError",
     "WaitTimeout",
 ]
