@@ -74,20 +74,19 @@ async def create_job(
     request: Request,
     tenant: TenantDep,
     body: BodyDep,
-    settings: SettingsDep,
-    celery: CeleryDep,
     metrics: MetricsDep,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> JobView:
+) -> Response:
     submits: SubmitBatcher = request.app.state.submits
     done = await submits.submit(tenant, body, idempotency_key)
+    headers = {"Location": job_path(done.job.id)}
     if done.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
     else:
         metrics.submitted.labels(done.job.queue).inc()
-    response.headers["Location"] = job_path(done.job.id)
-    return job_view(done.job)
+    # Encoded here, once: the view is built from the stored job, nothing to validate again.
+    content = job_view(done.job).model_dump_json()
+    return Response(content, status_code=202, media_type="application/json", headers=headers)
 
 
 @router.get("", response_model=JobList, responses=responses(*AUTH, 422), summary="List jobs")
