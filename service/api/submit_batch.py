@@ -4,7 +4,8 @@ batch of jobs, instead of a commit (an fsync) and a broker checkout for each.
 A POST hands its body to the `SubmitBatcher` and awaits its own answer. While a batch is in
 the store, the next POSTs gather; when it is done, all of them go as the next batch. So a
 lone POST is not delayed (it is a batch of one) and under load a batch holds about as many
-POSTs as arrive during one store round, up to `max_batch`. Every rule of `submit.py` holds per
+POSTs as arrive during one store round, up to `max_batch`, with at most `in_flight` batches
+in the store at once. Every rule of `submit.py` holds per
 job: the spec is checked, an Idempotency-Key is replayed, the tenant's active-job limit
 counts the batch's earlier jobs, and every job is committed before it is published (a job
 the broker refuses is left for the sweeper). A batch that conflicts on an Idempotency-Key
@@ -40,6 +41,7 @@ from service.store.models import Job
 from service.tasks.app import publish_many
 
 MAX_BATCH = 64
+IN_FLIGHT = 2  # batches in the store at once (PostgreSQL): one commits while one publishes
 
 Outcome = Submitted | BaseException
 NewJob = tuple[int, Job, tuple[str, str] | None]  # (place in the batch, job, Idempotency-Key)
@@ -60,18 +62,24 @@ class SubmitBatcher:
         celery: Celery,
         limiter: CapacityLimiter,
         max_batch: int = MAX_BATCH,
+        in_flight: int | None = None,
     ) -> None:
         self.settings, self.celery, self.limiter = settings, celery, limiter
         self.max_batch = max_batch
+        # SQLite has one writer: a second batch in flight would only wait for it.
+        sqlite = settings.store_url.startswith("sqlite")
+        self.in_flight = in_flight or (1 if sqlite else IN_FLIGHT)
         self._waiting: list[Pending] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainers: set[asyncio.Task[None]] = set()
 
     async def submit(self, tenant: str, raw: dict[str, Any], key: str | None) -> Submitted:
         """Store and publish one job (or replay it); raises what `submit.submit` raises."""
         answer: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
         self._waiting.append(Pending(tenant, raw, key, answer))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
+        if len(self._drainers) < self.in_flight:
+            drainer = asyncio.create_task(self._drain())
+            self._drainers.add(drainer)
+            drainer.add_done_callback(self._drainers.discard)
         return await answer
 
     async def _drain(self) -> None:

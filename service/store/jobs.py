@@ -21,6 +21,7 @@ from service.store.models import (
     IdempotencyKey,
     Job,
     ResultDoc,
+    Tenant,
     WorkerBeat,
     utcnow,
 )
@@ -41,12 +42,18 @@ def get_job(session: Session, job_id: str, tenant_id: str | None = None) -> Job 
 
 
 def active_jobs(session: Session, tenant_id: str) -> int:
-    q = select(func.count()).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
-    return int(session.scalar(q) or 0)
+    return active_counts(session, {tenant_id})[tenant_id]
 
 
 def active_counts(session: Session, tenant_ids: set[str]) -> dict[str, int]:
-    """`active_jobs` of several tenants in one query (tenants with none are 0)."""
+    """Each tenant's queued + running jobs (0 for none), for a submit about to add some.
+
+    The tenants' rows stay locked (PostgreSQL) until the transaction ends, so that two
+    submits of one tenant in flight at once cannot both pass its limit: the second counts
+    after the first committed. SQLite has one writer at a time and the API submits one
+    batch at a time there (service/api/submit_batch.py)."""
+    lock = select(Tenant.id).where(Tenant.id.in_(tenant_ids)).order_by(Tenant.id)
+    session.execute(lock.with_for_update())
     q = (
         select(Job.tenant_id, func.count())
         .where(Job.tenant_id.in_(tenant_ids), Job.status.in_(ACTIVE))

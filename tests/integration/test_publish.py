@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import redis
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from service.settings import Settings
+from service.store.db import engine_for, session_scope
+from service.store.jobs import active_counts, add_job
+from service.store.keys import create_key
+from service.store.migrate import upgrade
 from service.tasks.app import TASK, make_app, publish_many
-from tests.integration.harness import Redis
+from tests.integration.harness import Postgres, Redis, Service
 
 
 def test_a_batch_lands_in_its_queues_as_celery_messages(
@@ -39,3 +48,43 @@ def test_a_broker_that_is_down_leaves_every_job_of_the_batch_unpublished(
     app = make_app(Settings(home=tmp_path, broker_url=url))
     jobs = [("job_a", "cpu"), ("job_b", "gpu")]
     assert publish_many(app, jobs) == ["job_a", "job_b"]
+
+
+def test_a_submit_counting_active_jobs_holds_the_tenant_until_it_commits(
+    postgres: Postgres,
+) -> None:
+    """Two submits of one tenant: the second cannot count until the first has committed
+    its jobs, so both cannot pass the active-job limit on the same count."""
+    url = postgres.new_database()
+    upgrade(url)
+    with session_scope(url) as session:
+        tenant = create_key(session, "t").tenant_id
+    with Session(engine_for(url)) as first:
+        assert active_counts(first, {tenant}) == {tenant: 0}
+        add_job(first, tenant, {}, 10, "cpu")
+        with Session(engine_for(url)) as second:
+            second.execute(text("SET lock_timeout = '200ms'"))
+            with pytest.raises(OperationalError, match="lock"):
+                active_counts(second, {tenant})
+        first.commit()
+    with Session(engine_for(url)) as second:
+        assert active_counts(second, {tenant}) == {tenant: 1}
+    engine_for(url).dispose()
+
+
+def test_concurrent_posts_never_pass_the_active_job_limit(service: Service) -> None:
+    """Many POSTs at once, in several batches in flight together: exactly the limit is
+    accepted (the tenant's row is locked while a batch counts and inserts)."""
+    service.env["GRADPROBE_MAX_ACTIVE_JOBS"] = "5"
+    service.start_api()
+    spec = {"model": {"type": "mlp", "depth": 2, "width": 8}, "train": {"steps": 10}}
+
+    def post(_: int) -> int:
+        with service.client() as http:
+            return http.post("/v1/jobs", json=spec).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(post, range(40)))
+    assert sorted(codes) == [202] * 5 + [429] * 35
+    with service.client() as http:
+        assert len(http.get("/v1/jobs", params={"limit": 100}).json()["items"]) == 5
