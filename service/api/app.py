@@ -49,7 +49,10 @@ async def listen_for_changes(app: FastAPI) -> AsyncIterator[None]:
     """Keeps the job views fresh while the app runs (PostgreSQL stores only)."""
     conninfo = conninfo_for(app.state.settings.store_url)
     views: JobViews = app.state.job_views
-    changes = conninfo and JobChanges(conninfo, views.changed, views.listening_changed)
+    refresh = partial(jobs.refresh_views, views, app.state.settings.store_url)
+    changes = conninfo and JobChanges(
+        conninfo, views.changed, views.listening_changed, on_batch=refresh
+    )
     if changes:
         changes.start()
     try:

@@ -6,7 +6,10 @@ until they are heard again. A read that raced a change is not kept: every read t
 ticket (the count of notices so far) before it starts, and its view is kept only if no
 notice for that job came after the ticket. So a view served from memory is at most as old
 as the delivery of one notice (well under a millisecond on one host); without notices
-(SQLite, or PostgreSQL while the listener reconnects) every request reads the store.
+(SQLite, or PostgreSQL while the listener reconnects) every request reads the store. The
+views a notice dropped are read again together, one query per short window of notices
+(`dropped`, service/api/jobs.py refresh_views), so that jobs being polled while they run
+are mostly answered from memory too.
 """
 
 from __future__ import annotations
@@ -40,11 +43,15 @@ class JobViews:
         self._notices = 0  # notices (and losses of them) so far
         self._floor = 0  # a view read before this notice is never kept
         self._listening = False
-        self.hits = self.misses = 0
+        self._dropped: set[str] = set()  # views dropped by a notice, not yet read again
+        self.hits = self.misses = self.refreshed = 0
 
     @property
     def listening(self) -> bool:
         return self._listening
+
+    def __len__(self) -> int:
+        return len(self._views)
 
     def get(self, job_id: str) -> EncodedView | None:
         view = self._views.get(job_id)  # one dict read: atomic, no lock on the hot path
@@ -73,7 +80,8 @@ class JobViews:
         """A notice: the job was updated or deleted."""
         with self._lock:
             self._notices += 1
-            self._views.pop(job_id, None)
+            if self._views.pop(job_id, None) is not None and len(self._dropped) < self.max_views:
+                self._dropped.add(job_id)
             self._changed[job_id] = self._notices
             self._changed.move_to_end(job_id)
             if len(self._changed) > self.max_changes:
@@ -87,4 +95,13 @@ class JobViews:
             self._floor = self._notices
             self._views.clear()
             self._changed.clear()
+            self._dropped.clear()
             self._listening = listening
+
+    def dropped(self, job_ids: list[str]) -> list[str]:
+        """Which of `job_ids` had a view that a notice dropped: the jobs clients are polling,
+        worth reading again at once. Each is returned once."""
+        with self._lock:
+            found = [job_id for job_id in job_ids if job_id in self._dropped]
+            self._dropped.difference_update(found)
+        return found

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from celery import Celery
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import Response as PlainResponse
+from sqlalchemy import Row
 
 from gradprobe.api import JobList, JobStatus, JobView
 from service.api.deps import (
@@ -27,7 +28,7 @@ from service.api.problems import ApiError, bad_input, responses
 from service.api.submit_batch import SubmitBatcher
 from service.api.views import job_path, job_view
 from service.store.jobs import FINAL, delete_job, request_cancel
-from service.store.reads import job_row
+from service.store.reads import job_row, job_rows
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -107,15 +108,30 @@ def list_jobs(
     return JobList(items=[job_view(j) for j in jobs], next_cursor=next_cursor)
 
 
+def _encoded(job: Row[Any]) -> EncodedView:
+    return EncodedView.of(job.tenant_id, job_view(job).model_dump_json().encode())
+
+
 def _read_view(views: JobViews, store_url: str, job_id: str) -> EncodedView | None:
     """The job's view from the store, encoded (and kept, unless it raced a change)."""
     ticket = views.ticket()
     job = job_row(store_url, job_id)
     if job is None:
         return None
-    view = EncodedView.of(job.tenant_id, job_view(job).model_dump_json().encode())
+    view = _encoded(job)
     views.keep(job_id, view, ticket)
     return view
+
+
+def refresh_views(views: JobViews, store_url: str, job_ids: list[str]) -> None:
+    """Read again, in one query, the changed jobs whose views a notice dropped (called by
+    the change listener, service/store/changes.py, once per window of notices)."""
+    wanted = views.dropped(job_ids)
+    if wanted:
+        ticket = views.ticket()
+        for job in job_rows(store_url, wanted):
+            views.keep(job.id, _encoded(job), ticket)
+            views.refreshed += 1
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -51,7 +51,8 @@ class JobCounts(Collector):
 
 class JobViewReads(Collector):
     """`gradprobe_job_view_reads_total{source}`: `GET /v1/jobs/{id}` answered from the
-    process's kept views (`memory`) or read from the store (`store`)."""
+    process's kept views (`memory`) or read from the store (`store`), and views read again
+    after a change by the notice listener (`refresh`)."""
 
     def __init__(self, views: JobViews) -> None:
         self.views = views
@@ -62,12 +63,15 @@ class JobViewReads(Collector):
         )
         family.add_metric(["memory"], self.views.hits)
         family.add_metric(["store"], self.views.misses)
+        family.add_metric(["refresh"], self.views.refreshed)
         listening = GaugeMetricFamily(
             "gradprobe_job_change_notices_heard",
             "1 while this process hears job change notices (and keeps job views), else 0",
         )
         listening.add_metric([], float(self.views.listening))
-        return [family, listening]
+        kept = GaugeMetricFamily("gradprobe_job_views_kept", "Job views kept in this process")
+        kept.add_metric([], float(len(self.views)))
+        return [family, listening, kept]
 
 
 class Metrics:

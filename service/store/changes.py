@@ -3,7 +3,9 @@
 A trigger (migration 0005) runs `pg_notify('gradprobe_jobs', id)` after every update of a
 column that `GET /v1/jobs/{id}` shows and after every delete, whoever writes: a worker, the
 sweeper, another API process, an operator's `psql`. `JobChanges` keeps one connection that
-LISTENs, in a daemon thread, and calls `on_change(job_id)` for each notice. Whenever it is
+LISTENs, in a daemon thread, and calls `on_change(job_id)` for each notice as it comes, then
+`on_batch(job_ids)` with the notices of each short window (`batch_s`), for whoever wants to
+read the changed jobs again together rather than one request at a time. Whenever it is
 not sure to have heard everything (before the first LISTEN, after the connection drops) it
 calls `on_listening(False)`, and `on_listening(True)` once it listens again: whoever caches
 must then forget everything. SQLite has no notifications: `conninfo_for` returns None.
@@ -59,12 +61,13 @@ class JobChanges:
         conninfo: str,
         on_change: Callable[[str], None],
         on_listening: Callable[[bool], None],
+        on_batch: Callable[[list[str]], None] | None = None,
         retry_s: float = 1.0,
-        poll_s: float = 1.0,
+        batch_s: float = 0.05,
     ) -> None:
         self.conninfo = conninfo
-        self.on_change, self.on_listening = on_change, on_listening
-        self.retry_s, self.poll_s = retry_s, poll_s
+        self.on_change, self.on_listening, self.on_batch = on_change, on_listening, on_batch
+        self.retry_s, self.batch_s = retry_s, batch_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-changes", daemon=True)
 
@@ -98,7 +101,17 @@ class JobChanges:
             log.info("listening for job change notices")
             try:
                 while not self._stop.is_set():
-                    for notice in conn.notifies(timeout=self.poll_s):
+                    changed: dict[str, None] = {}  # in order, once each
+                    for notice in conn.notifies(timeout=self.batch_s):
                         self.on_change(notice.payload)
+                        changed[notice.payload] = None
+                    if changed and self.on_batch is not None:
+                        self._batch(list(changed))
             finally:
                 self.on_listening(False)
+
+    def _batch(self, job_ids: list[str]) -> None:
+        try:
+            self.on_batch(job_ids)  # type: ignore[misc]
+        except Exception:  # a failed refresh only leaves the views to be read on demand
+            log.exception("job change batch not handled")

@@ -19,6 +19,7 @@ from service.store.models import Job
 
 JOBS = Job.__table__
 BY_ID = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+BY_IDS = select(JOBS).where(JOBS.c.id.in_(bindparam("job_ids", expanding=True)))
 
 
 @lru_cache(maxsize=4)
@@ -32,11 +33,21 @@ def read_engine(url: str) -> Engine:
 
 def job_row(url: str, job_id: str) -> Row[Any] | None:
     """The job's columns (attribute access as on a `Job`), or None if there is no such job."""
+    rows = _read(url, BY_ID, {"job_id": job_id})
+    return rows[0] if rows else None
+
+
+def job_rows(url: str, job_ids: list[str]) -> list[Row[Any]]:
+    """The rows of those of `job_ids` that exist, in one query."""
+    return _read(url, BY_IDS, {"job_ids": job_ids})
+
+
+def _read(url: str, query: Any, params: dict[str, Any]) -> list[Row[Any]]:
     for attempt in (1, 2):
         try:
             with read_engine(url).connect() as conn:
-                return conn.execute(BY_ID, {"job_id": job_id}).first()
+                return list(conn.execute(query, params))
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
-    return None  # not reached
+    raise AssertionError("not reached")

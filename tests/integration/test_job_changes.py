@@ -55,7 +55,7 @@ def test_view_changes_and_deletes_notify_lease_renewals_do_not(store: str) -> No
     conninfo = conninfo_for(store)
     assert conninfo is not None
     heard = Heard()
-    changes = JobChanges(conninfo, heard.change, heard.listen, retry_s=0.1, poll_s=0.1)
+    changes = JobChanges(conninfo, heard.change, heard.listen, retry_s=0.1)
     changes.start()
     try:
         wait_for(lambda: heard.listening == [True], 10, "the listener to start")
@@ -104,13 +104,20 @@ def test_a_lost_listener_forgets_the_views_and_listens_again(store: str) -> None
         changes.stop()
 
 
-def memory_reads(http: httpx.Client) -> float:
+def metric(http: httpx.Client, name: str) -> float:
     text = http.get("/metrics").text
-    line = next(x for x in text.splitlines() if x.startswith(MEMORY_READS))
+    line = next(
+        x for x in text.splitlines() if x.startswith(name + " ") or x.startswith(name + "{")
+    )
     return float(line.split()[-1])
 
 
+def memory_reads(http: httpx.Client) -> float:
+    return metric(http, MEMORY_READS)
+
+
 MEMORY_READS = 'gradprobe_job_view_reads_total{source="memory"}'
+REFRESHES = 'gradprobe_job_view_reads_total{source="refresh"}'
 
 
 def test_the_api_answers_polls_from_memory_and_shows_every_change(service: Service) -> None:
@@ -133,6 +140,18 @@ def test_the_api_answers_polls_from_memory_and_shows_every_change(service: Servi
         with session_scope(store) as session:
             assert progress(session, job_id, taken.token, 7, 0.25)
         wait_for(lambda: job_status(http, job_id)["progress"]["step"] == 7, 10, "the progress")
+        # A job that moves while it is polled is read again by the listener, not by a poll:
+        # its view comes back with no request, and the next poll is answered from memory.
+        for step in (8, 9):
+            assert job_status(http, job_id)["progress"]["step"] == step - 1
+            wait_for(lambda: metric(http, "gradprobe_job_views_kept") == 1, 10, "kept")
+            refreshed = metric(http, REFRESHES)
+            with session_scope(store) as session:
+                assert progress(session, job_id, taken.token, step, 0.25)
+            wait_for(lambda r=refreshed: metric(http, REFRESHES) > r, 10, "read again")
+            reads = memory_reads(http)
+            assert job_status(http, job_id)["progress"]["step"] == step
+            assert memory_reads(http) == reads + 1
         # The API's own write is seen by the next read at once, notice or not.
         assert http.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
         assert job_status(http, job_id)["cancel_requested"] is True

@@ -143,3 +143,16 @@ def test_only_postgresql_stores_have_notices() -> None:
     assert conninfo_for("sqlite:////tmp/x.db") is None
     info = conninfo_for("postgresql+psycopg://u:secret@db:5432/gp")
     assert info == "postgresql://u:secret@db:5432/gp"
+
+
+def test_only_dropped_views_are_worth_reading_again_once() -> None:
+    views = listening_views()
+    views.keep("polled", view(), views.ticket())
+    views.changed("polled")
+    views.changed("unwatched")  # never kept: nobody is polling it
+    assert views.dropped(["polled", "unwatched"]) == ["polled"]
+    assert views.dropped(["polled"]) == []
+    views.keep("polled", view(), views.ticket())
+    views.changed("polled")
+    views.listening_changed(False)
+    assert views.dropped(["polled"]) == []  # everything is forgotten on a loss
