@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1 * 2**20, ge=1024, description="Largest request body accepted (413 over it)."
     )
+    job_views: bool = Field(
+        True,
+        description=(
+            "Keep job views in each API process, fresh through PostgreSQL's LISTEN/NOTIFY"
+            " (GET /v1/jobs/{id} then skips the store). Turn off behind a pooler in"
+            " transaction mode (PgBouncer), where LISTEN hears nothing."
+        ),
+    )
     rate_per_s: float = Field(20.0, gt=0, description="Requests per second per tenant (429).")
     rate_burst: int = Field(100, ge=1, description="Burst of requests allowed per tenant.")
     max_active_jobs: int = Field(

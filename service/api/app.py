@@ -47,9 +47,10 @@ See docs/api.md."""
 @asynccontextmanager
 async def listen_for_changes(app: FastAPI) -> AsyncIterator[None]:
     """Keeps the job views fresh while the app runs (PostgreSQL stores only)."""
-    conninfo = conninfo_for(app.state.settings.store_url)
+    settings: Settings = app.state.settings
+    conninfo = conninfo_for(settings.store_url) if settings.job_views else None
     views: JobViews = app.state.job_views
-    refresh = partial(jobs.refresh_views, views, app.state.settings.store_url)
+    refresh = partial(jobs.refresh_views, views, settings.store_url)
     changes = conninfo and JobChanges(
         conninfo, views.changed, views.listening_changed, on_batch=refresh
     )

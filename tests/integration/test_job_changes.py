@@ -118,6 +118,7 @@ def memory_reads(http: httpx.Client) -> float:
 
 MEMORY_READS = 'gradprobe_job_view_reads_total{source="memory"}'
 REFRESHES = 'gradprobe_job_view_reads_total{source="refresh"}'
+STORE_READS = 'gradprobe_job_view_reads_total{source="store"}'
 
 
 def test_the_api_answers_polls_from_memory_and_shows_every_change(service: Service) -> None:
@@ -197,3 +198,15 @@ def test_polls_survive_a_database_restart(service: Service, postgres: Postgres) 
             20,
             "polls answered from memory again",
         )
+
+
+def test_job_views_can_be_turned_off(service: Service) -> None:
+    """Behind a transaction-mode pooler LISTEN hears nothing: GRADPROBE_JOB_VIEWS=false."""
+    service.env["GRADPROBE_JOB_VIEWS"] = "false"
+    service.start_api()
+    with service.client() as http:
+        job_id = http.post("/v1/jobs", json={"model": {"type": "mlp", "depth": 2}}).json()["id"]
+        for _ in range(5):
+            assert job_status(http, job_id)["status"] == "queued"
+        assert metric(http, "gradprobe_job_change_notices_heard") == 0
+        assert memory_reads(http) == 0 and metric(http, STORE_READS) == 5
