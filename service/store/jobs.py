@@ -248,18 +248,17 @@ def finish(
 
 
 def request_cancel(session: Session, job: Job) -> None:
-    """A queued job is cancelled at once; a running one is flagged for its worker."""
+    """A queued job is cancelled at once; a running one is flagged for its worker. Decided
+    by the store, not by the status read before: a worker may claim the job in between."""
     now = utcnow()
-    if job.status == "queued":
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == "queued")
-            .values(status="cancelled", cancel_requested=True, finished_at=now, updated_at=now)
-        )
-    elif job.status == "running":
-        session.execute(
-            update(Job).where(Job.id == job.id).values(cancel_requested=True, updated_at=now)
-        )
+    active = Job.status.in_(ACTIVE)
+    flag = update(Job).where(Job.id == job.id, active).values(cancel_requested=True, updated_at=now)
+    session.execute(flag)
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == "queued")
+        .values(status="cancelled", finished_at=now)
+    )
     session.refresh(job)
 
 

@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import Engine, Row, bindparam, create_engine, select
 from sqlalchemy.exc import DBAPIError
 
+from service.store.changes import VIEW_COLUMNS
 from service.store.db import engine_for
 from service.store.models import Job
 
 JOBS = Job.__table__
-BY_ID = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
-BY_IDS = select(JOBS).where(JOBS.c.id.in_(bindparam("job_ids", expanding=True)))
+# What the view shows, not the spec or the live norms (kilobytes each).
+VIEW = select(JOBS.c.id, *(JOBS.c[name] for name in VIEW_COLUMNS))
+BY_ID = VIEW.where(JOBS.c.id == bindparam("job_id"))
+BY_IDS = VIEW.where(JOBS.c.id.in_(bindparam("job_ids", expanding=True)))
 
 
 @lru_cache(maxsize=4)

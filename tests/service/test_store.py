@@ -128,6 +128,20 @@ def test_cancel_queued_at_once_running_through_the_lease(url: str, tenant: str) 
         assert renew(s, running, c.token, 30) is True  # the worker sees the request
 
 
+def test_a_cancel_that_races_the_claim_still_reaches_the_worker(url: str, tenant: str) -> None:
+    job_id = _job(url, tenant)
+    with session_scope(url) as s:
+        seen = get_job(s, job_id)
+        assert seen is not None and seen.status == "queued"  # what the cancel route read
+        with session_scope(url) as worker:
+            c = claim(worker, job_id, "w", 30)  # a worker claims it before the update
+        assert c is not None
+        request_cancel(s, seen)
+        assert seen.status == "running" and seen.cancel_requested
+    with session_scope(url) as s:
+        assert renew(s, job_id, c.token, 30) is True  # the worker is told to stop
+
+
 def test_keys_are_stored_hashed_and_revocable(url: str) -> None:
     with session_scope(url) as s:
         key = create_key(s, "alice")
