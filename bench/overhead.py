@@ -5,9 +5,11 @@ loop on the same model and batches, measured interleaved in one process.
                              [--refs] [--markdown]
 
 For each model, rounds alternate: a block of bare steps, a block with the default probe at
-every=10, a block at every=1 (activation statistics on). Each block's mean step time is
-divided by the bare block's of the same round; the table reports the median ratio over
-rounds.
+every=10, a block at every=1 (activation statistics on). Every block of a round starts from
+the same weights and the same batches (restored before each block, outside the timing), with
+a fresh optimizer, and the order of the blocks rotates from round to round. Each block's mean
+step time is divided by the bare block's of the same round; the table reports the median
+ratio over rounds.
 
 --refs adds reference columns, measured the same way (their blocks interleaved in the same
 rounds, ratios against the same bare blocks), each where it installs and applies:
@@ -84,13 +86,28 @@ class Setup:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
+    def snapshot(self) -> tuple[list[Tensor], Tensor]:
+        """The model's parameters and buffers and the batch stream's position."""
+        tensors = [t.detach().clone() for t in (*self.model.parameters(), *self.model.buffers())]
+        return tensors, self.batches.generator.get_state()
+
+    def restore(self, state: tuple[list[Tensor], Tensor]) -> None:
+        """Back to `state`, in place (optimizers and statistics hold these very tensors)."""
+        tensors, generator = state
+        with torch.no_grad():
+            own = (*self.model.parameters(), *self.model.buffers())
+            for t, saved in zip(own, tensors, strict=True):
+                t.copy_(saved)
+        self.batches.generator.set_state(generator)
+
 
 def bare(s: Setup) -> Runner:
     """The plain PyTorch loop: forward, loss, backward, step, zero_grad (and the same final
-    forward/backward without a step that the probed loop runs)."""
-    opt = torch.optim.SGD(s.model.parameters(), lr=0.01, momentum=0.9)
+    forward/backward without a step that the probed loop runs). Its optimizer is made afresh
+    for each block, outside the timing, as gradprobe's `train()` makes its own."""
 
     def run(steps: int) -> float:
+        opt = torch.optim.SGD(s.model.parameters(), lr=0.01, momentum=0.9)
         s.sync()
         start = time.perf_counter()
         for step in range(steps + 1):
@@ -338,9 +355,15 @@ def measure(
             r(5)
         runners |= {k: ref.run for k, ref in refs.items()}
         times: dict[str, list[float]] = {k: [] for k in runners}
-        for _ in range(rounds):
-            for key, r in runners.items():
-                times[key].append(r(block))
+        keys = list(runners)
+        for i in range(rounds):
+            # Every block of a round starts from the same weights and batches, and the order
+            # rotates: each column then times the same training steps, not the steps that
+            # follow the other columns' updates, and no column always runs first or last.
+            start = s.snapshot()
+            for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
+                s.restore(start)
+                times[key].append(runners[key](block))
     finally:
         for ref in refs.values():
             ref.close()
