@@ -27,6 +27,7 @@ class ParamGroup:
     owner: Tensor  # (n_tensors,) long: index into `layers` (below) of each tensor's layer
     layers: list[int]  # layer indices (into the table) that have such parameters
     numel: Tensor  # (len(layers),) float64: elements per layer
+    members: dict[int, list[int]] = field(default_factory=dict)  # layer -> its tensors' indices
 
     def per_layer(self, values: Tensor) -> Tensor:
         """Sum per-tensor values (n_tensors,) into per-layer values (len(layers),)."""
@@ -52,9 +53,11 @@ def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup
     slot = {layer: k for k, layer in enumerate(layers)}
     owner = torch.tensor([slot[i] for i, _ in params], dtype=torch.long, device=device)
     numel = torch.zeros(len(layers), dtype=torch.float64)
-    for i, p in params:
+    members: dict[int, list[int]] = {}
+    for k, (i, p) in enumerate(params):
         numel[slot[i]] += p.numel()
-    return ParamGroup([p for _, p in params], owner, layers, numel.to(device))
+        members.setdefault(i, []).append(k)
+    return ParamGroup([p for _, p in params], owner, layers, numel.to(device), members)
 
 
 def layer_table(

@@ -1,26 +1,51 @@
-"""||W|| per layer, taken with the gradients (before the update of that step)."""
+"""||W|| per layer, taken with the gradients (before the update of that step).
+
+The weights do not change between a step's forward pass and its update, so on the CPU each
+layer's weights are normed in the forward pass, as soon as the layer has used them (they
+are still in cache then; after backward they have long been evicted). On an accelerator
+all norms are taken in one batched call after backward."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from worker.stats.base import LayerTable, Probe, Statistic, StepContext
-from worker.stats.norms import norms
+from worker.stats.norms import host_norm, norms, on_host
+
+TAKEN = "weight_norm/taken"  # tensor index -> ||W|| taken in the forward pass
 
 
 def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
-    """Per-layer ||W|| at this probe, computed once and shared (update_ratio divides by it)."""
+    """Per-layer ||W|| at this probe, computed once and shared (update_ratio divides by it);
+    norms taken in the forward pass are used, any others are taken now."""
     w = table.weights
 
     def compute() -> Tensor:
-        squares = norms([p.detach() for p in w.tensors]).square()
-        return w.per_layer(squares).sqrt()
+        taken: dict[int, float] = probe.scratch.get(TAKEN, {})
+        if on_host(w.tensors):  # `taken` is only ever filled on this path
+            per_tensor = torch.tensor(
+                [taken[k] if k in taken else host_norm(p) for k, p in enumerate(w.tensors)],
+                dtype=torch.float64,
+            )
+        else:
+            per_tensor = norms([p.detach() for p in w.tensors])
+        return w.per_layer(per_tensor.square()).sqrt()
 
     return probe.cached("weight_norms", compute)
 
 
 class WeightNorm(Statistic):
     name = "weight_norm"
+    forward = True  # on the CPU: the norms of a layer's weights right after its forward
+
+    def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
+        members = self.table.weights.members.get(layer)
+        if not members or not on_host([self.table.weights.tensors[k] for k in members]):
+            return
+        taken: dict[int, float] = probe.scratch.setdefault(TAKEN, {})
+        for k in members:
+            taken[k] = host_norm(self.table.weights.tensors[k])
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         probe.put_many(self.name, self.table.weights.layers, weight_norms(probe, self.table))
