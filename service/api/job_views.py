@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-MAX_VIEWS = 20_000
+MAX_VIEWS = 10_000  # a view is ~1-3 KB (its summary): tens of MB at most
 MAX_CHANGES = 100_000
 
 
