@@ -11,7 +11,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from service.settings import Settings, get_settings
-from service.tasks import fsbroker
+from service.tasks import fsbroker, redis_messages
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,17 @@ def publish(app: Celery, job_id: str, queue: str, producer: Any = None) -> None:
 
 
 def publish_many(app: Celery, jobs: Sequence[tuple[str, str]]) -> list[str]:
-    """Publish (job id, queue) pairs through one producer, as one batch where the transport
-    has batches (Redis: one pipelined round trip; the filesystem transport sends each at
-    once). Returns the ids that may not have been published: all of them when the batch
-    failed, since which of its messages went is not known (the sweeper publishes them again,
-    and a worker's claim ignores a second delivery)."""
+    """Publish (job id, queue) pairs in one go: on Redis, one pipelined round trip of the
+    messages Celery would send (service/tasks/redis_messages.py); elsewhere (the filesystem
+    transport) through one producer, each at once. Returns the ids that may not have been
+    published: all of them when the batch failed, since which of its messages went is not
+    known (the sweeper publishes them again, and a worker's claim ignores a second
+    delivery)."""
+    broker = str(app.conf.broker_url)
     try:
+        if redis_messages.is_redis(broker):
+            redis_messages.push(broker, TASK, jobs)
+            return []
         with app.producer_or_acquire() as producer, producer.batch():
             for job_id, queue in jobs:
                 publish(app, job_id, queue, producer)

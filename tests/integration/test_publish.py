@@ -18,7 +18,8 @@ from service.store.db import engine_for, session_scope
 from service.store.jobs import active_counts, add_job
 from service.store.keys import create_key
 from service.store.migrate import upgrade
-from service.tasks.app import TASK, make_app, publish_many
+from service.tasks.app import TASK, make_app, publish, publish_many
+from service.tasks.redis_messages import message
 from tests.integration.harness import Postgres, Redis, Service
 
 
@@ -38,6 +39,29 @@ def test_a_batch_lands_in_its_queues_as_celery_messages(
     assert all(m["headers"]["task"] == TASK for m in messages)
     args = [json.loads(base64.b64decode(m["body"]))[0] for m in messages]
     assert sorted(args) == [["job_0"], ["job_2"], ["job_4"]]
+
+
+def test_the_messages_are_those_celery_sends(tmp_path: Path, redis_server: Redis) -> None:
+    """Field by field, what redis_messages pushes is what Celery's own send_task pushes (but
+    for the delivery tag, the reply queue's name and the sender, which are per producer)."""
+    app = make_app(Settings(home=tmp_path, broker_url=redis_server.url))
+    publish(app, "job_celery", "gpu")  # Celery's path
+    client = redis.Redis(port=redis_server.port)
+    sent = json.loads(client.lpop("gpu") or b"")
+    ours = message(TASK, "job_celery", "gpu")
+    per_producer = {"delivery_tag", "reply_to"}
+    assert sent.keys() == ours.keys() and sent["body"] == ours["body"]
+    assert {k: v for k, v in sent["headers"].items() if k != "origin"} == {
+        k: v for k, v in ours["headers"].items() if k != "origin"
+    }
+    assert {k: v for k, v in sent["properties"].items() if k not in per_producer} == {
+        k: v for k, v in ours["properties"].items() if k not in per_producer
+    }
+    assert sent["headers"].keys() == ours["headers"].keys()
+    assert sent["properties"].keys() == ours["properties"].keys()
+    assert {k: sent[k] for k in ("content-type", "content-encoding")} == {
+        k: ours[k] for k in ("content-type", "content-encoding")
+    }
 
 
 def test_a_broker_that_is_down_leaves_every_job_of_the_batch_unpublished(
