@@ -13,59 +13,9 @@ import pytest
 
 from gradprobe.client import AsyncClient, Client, RetryPolicy
 from tests.client.blocking import Blocking
+from tests.mock_server import FakeTime, Server
 
-Answer = httpx.Response | dict[str, Any] | Exception | Callable[[httpx.Request], httpx.Response]
 BASE = "http://gp.test"
-
-
-class FakeTime:
-    """A monotonic clock that only moves when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-class Server:
-    """Answers by (method, path), in order; the last answer of a route repeats. Every request
-    is recorded (with its body read)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[Answer]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *answers: Answer) -> None:
-        self.routes[(method, path)] = list(answers)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        answers = self.routes.get((request.method, request.url.path))
-        if not answers:
-            return httpx.Response(404, json={"title": "Not Found", "status": 404})
-        answer = answers.pop(0) if len(answers) > 1 else answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):  # a fresh copy: a response is read once
-            return httpx.Response(
-                answer.status_code, headers=answer.headers, content=answer.content
-            )
-        if isinstance(answer, dict):
-            return httpx.Response(200, json=answer)
-        return answer(request)
-
-    def calls(self, method: str, path: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == method and r.url.path == path]
 
 
 @pytest.fixture
