@@ -283,6 +283,7 @@ def throughput(args: argparse.Namespace, root: Path, pg: Postgres) -> dict[str, 
         churner = Churner(svc.env["GRADPROBE_DATABASE_URL"], ids)
         churner.start()
         drainer.start()
+        targets = {name: t for name, t in targets.items() if name in args.targets}
         rounds: list[dict[str, Any]] = []
         for r in range(args.rounds):
             row = {}
@@ -317,7 +318,7 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     med = statistics.median
     keys = ("rps", "p50_ms", "p99_ms", "server_cpu", "client_cpu", "machine_busy")
     out: dict[str, Any] = {"rounds": rounds}
-    for name in LABELS:
+    for name in [n for n in LABELS if n in rounds[0]]:
         out[name] = {k: med(r[name][k] for r in rounds) for k in keys}
         out[name]["cpu_us_per_request"] = med(
             r[name]["server_cpu"] / r[name]["rps"] * 1e6 for r in rounds
@@ -427,6 +428,8 @@ def markdown(result: dict[str, Any]) -> str:
             "|:--|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for name, label in LABELS.items():
+            if name not in t:
+                continue
             m = t[name]
             goal = ""
             if "target" in m:
@@ -437,7 +440,9 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {m['cpu_us_per_request']:,.0f} | {m['cpu_ratio']:.0%} |"
             )
         per_round = ", ".join(
-            f"{name} " + "/".join(f"{x:.0%}" for x in t[name]["ratios"]) for name in TARGETS
+            f"{name} " + "/".join(f"{x:.0%}" for x in t[name]["ratios"])
+            for name in TARGETS
+            if name in t
         )
         lines += ["", f"Share of the ceiling in each round: {per_round}.", ""]
     s = result.get("submit")
@@ -475,6 +480,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warm", type=int, default=3, help="jobs run first, not measured")
     p.add_argument("--pause", type=float, default=0.5, help="idle seconds between jobs")
     p.add_argument("--only", choices=("throughput", "submit"), default=None)
+    p.add_argument(
+        "--targets",
+        type=lambda v: ["ceiling", *(n for n in v.split(",") if n != "ceiling")],
+        default=list(LABELS),
+        help=f"throughput targets, comma-separated, of {','.join(LABELS)} (the ceiling is "
+        "always measured: every share is of it)",
+    )
     p.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--json", type=Path, default=None, metavar="PATH")
