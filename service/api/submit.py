@@ -24,7 +24,14 @@ from service.api.planning import plan_posted
 from service.api.problems import ApiError, bad_input
 from service.settings import Settings
 from service.store.db import session_scope
-from service.store.jobs import active_jobs, add_job, get_job, idempotent_job, mark_unpublished
+from service.store.jobs import (
+    NewJob,
+    active_jobs,
+    add_job,
+    get_job,
+    idempotent_job,
+    mark_unpublished,
+)
 from service.store.models import Job
 from service.tasks.app import publish
 
@@ -36,7 +43,7 @@ RETRY_ACTIVE_S = 10  # Retry-After when the tenant has too many active jobs
 
 @dataclass(frozen=True)
 class Submitted:
-    job: Job
+    job: Job | NewJob  # NewJob: stored by a batch's Core INSERT (submit_batch.py)
     replayed: bool  # an earlier job returned again for the same Idempotency-Key and body
 
 
@@ -145,7 +152,7 @@ def store_job(
     return Submitted(job, replayed)
 
 
-def enqueue(session: Session, celery: Celery, job: Job) -> bool:
+def enqueue(session: Session, celery: Celery, job: Job | NewJob) -> bool:
     """Publish a committed job; on a broker error it is marked unpublished for the sweeper
     (it was stored as published, which saves a commit on every POST that succeeds)."""
     try:

@@ -36,15 +36,15 @@ from service.api.submit import (
 )
 from service.settings import Settings
 from service.store.db import session_scope
-from service.store.jobs import active_counts, build_job, idempotency_row, mark_unpublished
-from service.store.models import Job
+from service.store.jobs import NewJob, active_counts, insert_jobs, mark_unpublished, new_job
 from service.tasks.app import publish_many
 
 MAX_BATCH = 64
 IN_FLIGHT = 2  # batches in the store at once (PostgreSQL): one commits while one publishes
 
 Outcome = Submitted | BaseException
-NewJob = tuple[int, Job, tuple[str, str] | None]  # (place in the batch, job, Idempotency-Key)
+Key = tuple[str, str] | None  # (Idempotency-Key, the body's digest) when a key came
+Admitted = tuple[int, NewJob, Key]  # (place in the batch, job, its key)
 
 
 @dataclass
@@ -101,9 +101,11 @@ class SubmitBatcher:
                     pending.answer.set_result(outcome)
 
 
-def _checked(settings: Settings, p: Pending) -> tuple[JobSpec, str] | BaseException:
+def _checked(settings: Settings, p: Pending) -> tuple[JobSpec, Key] | BaseException:
+    """The checked spec, and its key (the body is digested only when a key came with it)."""
     try:
-        return plan_posted(p.raw, settings.caps()).spec, body_digest(p.raw)
+        spec = plan_posted(p.raw, settings.caps()).spec
+        return spec, None if p.key is None else (p.key, body_digest(p.raw))
     except Exception as exc:  # a SpecError or an ApiError: this POST's answer
         return exc
 
@@ -114,22 +116,22 @@ def store_batch(settings: Settings, celery: Celery, batch: list[Pending]) -> lis
     outcomes: list[Outcome | None] = [None] * len(batch)
     checked = [_checked(settings, p) for p in batch]
     with session_scope(settings.store_url) as session:
-        fresh: list[tuple[int, JobSpec, str]] = []
+        fresh: list[tuple[int, JobSpec, Key]] = []
         for i, (p, c) in enumerate(zip(batch, checked, strict=True)):
             if isinstance(c, BaseException):
                 outcomes[i] = c
                 continue
-            spec, digest = c
-            if p.key is not None:
+            spec, key = c
+            if key is not None:
                 try:
-                    earlier = replay_job(session, p.tenant, p.key, digest)
+                    earlier = replay_job(session, p.tenant, *key)
                 except Exception as exc:  # the key came with another body: a 422
                     outcomes[i] = exc
                     continue
                 if earlier is not None:
                     outcomes[i] = Submitted(earlier, True)
                     continue
-            fresh.append((i, spec, digest))
+            fresh.append((i, spec, key))
         jobs = _admit(session, settings, batch, fresh, outcomes)
         try:
             _insert(session, jobs)
@@ -156,35 +158,34 @@ def _admit(
     session: Session,
     settings: Settings,
     batch: list[Pending],
-    fresh: list[tuple[int, JobSpec, str]],
+    fresh: list[tuple[int, JobSpec, Key]],
     outcomes: list[Outcome | None],
-) -> list[NewJob]:
+) -> list[Admitted]:
     """The batch's new jobs that fit their tenant's active-job limit, in arrival order."""
     active = active_counts(session, {batch[i].tenant for i, _, _ in fresh})
     limit = settings.max_active_jobs
-    jobs: list[NewJob] = []
-    for i, spec, digest in fresh:
+    jobs: list[Admitted] = []
+    for i, spec, key in fresh:
         p = batch[i]
         if active[p.tenant] + 1 > limit:
             outcomes[i] = too_many_active(active[p.tenant], limit)
             continue
         active[p.tenant] += 1
-        job = build_job(
+        job = new_job(
             p.tenant,
             spec.model_dump(mode="json"),
             spec.train.steps,
             pick_queue(spec, settings),
             spec.name or None,
         )
-        jobs.append((i, job, None if p.key is None else (p.key, digest)))
+        jobs.append((i, job, key))
     return jobs
 
 
-def _insert(session: Session, jobs: list[NewJob]) -> None:
+def _insert(session: Session, jobs: list[Admitted]) -> None:
     """All the jobs in one INSERT, then their Idempotency-Keys, then one commit."""
-    session.add_all([job for _, job, _ in jobs])
-    session.flush()
-    session.add_all([idempotency_row(job, key) for _, job, key in jobs if key is not None])
+    keys = [(job, *key) for _, job, key in jobs if key is not None]
+    insert_jobs(session, [job for _, job, _ in jobs], keys)
     session.commit()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from gradprobe.api import JobView
+from service.store.jobs import NewJob
 from service.store.models import Job
 
 
@@ -14,8 +15,9 @@ def job_path(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def job_view(job: Job | Row[Any]) -> JobView:
-    """From an ORM `Job` or a row of the jobs table (service/store/reads.py)."""
+def job_view(job: Job | Row[Any] | NewJob) -> JobView:
+    """From an ORM `Job`, a row of the jobs table (service/store/reads.py) or a job just
+    inserted."""
     path = job_path(job.id)
     return JobView.model_validate(
         {

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.store.models import (
@@ -26,6 +27,8 @@ from service.store.models import (
     utcnow,
 )
 
+JOBS = cast(Table, Job.__table__)
+KEYS = cast(Table, IdempotencyKey.__table__)
 ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled")
 
@@ -115,6 +118,79 @@ def build_job(
         study_id=None if study is None else study[0],
         variant=None if study is None else study[1],
     )
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A queued job for `insert_jobs`: its row of the jobs table, and what a job view reads
+    of it (service/api/views.py), so that a POST's answer is made without an ORM object.
+    Like `add_job`'s, it is stored as published (`mark_unpublished` if the broker refuses)."""
+
+    id: str
+    tenant_id: str
+    spec: dict[str, Any]
+    total_steps: int
+    queue: str
+    name: str | None
+    created_at: datetime
+    # What every new job starts with: as the jobs table's defaults.
+    status = "queued"
+    started_at = finished_at = loss = summary = error = None
+    attempt = step = 0
+    cancel_requested = False
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.created_at
+
+    def row(self) -> dict[str, Any]:
+        """The INSERT's values. The JSON columns left out (summary, error, layer_norms) are
+        SQL NULL, as the ORM leaves them; given None here they would be JSON `null`."""
+        now = self.created_at
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "status": self.status,
+            "queue": self.queue,
+            "name": self.name,
+            "spec": self.spec,
+            "created_at": now,
+            "updated_at": now,
+            "published_at": now,
+            "attempt": self.attempt,
+            "cancel_requested": self.cancel_requested,
+            "step": self.step,
+            "total_steps": self.total_steps,
+        }
+
+
+def new_job(
+    tenant_id: str, spec: dict[str, Any], total_steps: int, queue: str, name: str | None
+) -> NewJob:
+    return NewJob(new_job_id(), tenant_id, spec, total_steps, queue, name, utcnow())
+
+
+def insert_jobs(
+    session: Session, jobs: Sequence[NewJob], keys: Sequence[tuple[NewJob, str, str]] = ()
+) -> None:
+    """The jobs in one Core INSERT (an executemany: no unit of work, no ORM objects), then
+    the Idempotency-Keys (job, key, body digest) they were posted with; not committed."""
+    if not jobs:
+        return
+    conn = session.connection()
+    conn.execute(insert(JOBS), [job.row() for job in jobs])
+    if keys:
+        rows = [
+            {
+                "tenant_id": j.tenant_id,
+                "key": k,
+                "body_digest": d,
+                "job_id": j.id,
+                "created_at": j.created_at,
+            }
+            for j, k, d in keys
+        ]
+        conn.execute(insert(KEYS), rows)
 
 
 def idempotency_row(job: Job, idempotency: tuple[str, str]) -> IdempotencyKey:

@@ -15,8 +15,10 @@ from service.store.jobs import (
     claim,
     finish,
     get_job,
+    insert_jobs,
     mark_published,
     mark_unpublished,
+    new_job,
     progress,
     renew,
     request_cancel,
@@ -25,7 +27,7 @@ from service.store.jobs import (
 )
 from service.store.keys import create_key, digest, revoke_key, tenant_for
 from service.store.migrate import upgrade
-from service.store.models import ApiKey, Attempt
+from service.store.models import ApiKey, Attempt, IdempotencyKey, Job
 
 SPEC = {"model": {"type": "mlp", "depth": 2}}
 
@@ -140,6 +142,38 @@ def test_a_cancel_that_races_the_claim_still_reaches_the_worker(url: str, tenant
         assert seen.status == "running" and seen.cancel_requested
     with session_scope(url) as s:
         assert renew(s, job_id, c.token, 30) is True  # the worker is told to stop
+
+
+def assert_inserted_as_added(url: str, tenant: str) -> None:
+    """A job (and its Idempotency-Key) written by the batch's Core INSERT is, column by
+    column and NULL for NULL, the row the ORM writes in `add_job`: all but the ids and the
+    clock."""
+    with session_scope(url) as s:
+        added = add_job(s, tenant, SPEC, 10, "gpu", "a name", idempotency=("k1", "d" * 64)).id
+        job = new_job(tenant, SPEC, 10, "gpu", "a name")
+        insert_jobs(s, [job], [(job, "k2", "d" * 64)])
+    jobs, keys = Job.__table__, IdempotencyKey.__table__
+    # SQL NULL told apart from a JSON `null` (the JSON columns are read back as None either way)
+    nulls = [c.is_(None).label(f"{c.name}_is_null") for c in jobs.columns]
+    with session_scope(url) as s:
+        rows = {r.id: r._asdict() for r in s.execute(select(jobs))}
+        null = {r[0]: tuple(r[1:]) for r in s.execute(select(jobs.c.id, *nulls))}
+        key_rows = {r.key: r._asdict() for r in s.execute(select(keys))}
+    clock = ("id", "created_at", "updated_at", "published_at")
+    a, b = rows[added], rows[job.id]
+    assert {k: v for k, v in a.items() if k not in clock} == {
+        k: v for k, v in b.items() if k not in clock
+    }
+    assert null[added] == null[job.id]
+    assert b["created_at"] == b["updated_at"] == b["published_at"] == job.created_at
+    assert all(a[k] is not None for k in clock)
+    per_key = ("key", "job_id", "created_at")
+    k1, k2 = ({k: v for k, v in r.items() if k not in per_key} for r in key_rows.values())
+    assert k1 == k2 and key_rows["k2"]["job_id"] == job.id and key_rows["k1"]["job_id"] == added
+
+
+def test_a_job_inserted_by_a_batch_is_the_row_add_job_writes(url: str, tenant: str) -> None:
+    assert_inserted_as_added(url, tenant)
 
 
 def test_keys_are_stored_hashed_and_revocable(url: str) -> None:
