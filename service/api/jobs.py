@@ -12,16 +12,19 @@ from sqlalchemy import Row
 
 from gradprobe.api import JobList, JobStatus, JobView
 from service.api.deps import (
-    BodyDep,
+    IDEMPOTENCY_KEY_DOC,
+    IDEMPOTENCY_KEY_PARAMETER,
     CeleryDep,
     JobDep,
-    MetricsDep,
     SessionDep,
     SettingsDep,
     TenantDep,
+    idempotency_key,
     in_store_thread,
+    json_object,
 )
 from service.api.job_views import EncodedView, JobViews
+from service.api.metrics import Metrics
 from service.api.openapi import SPEC_BODY
 from service.api.pagination import decode_cursor, page
 from service.api.problems import ApiError, bad_input, responses
@@ -47,11 +50,7 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        min_length=1,
-        max_length=255,
-        description="Same key and same body: the same job again (Idempotent-Replayed: true).",
-    ),
+    Header(min_length=1, max_length=255, description=IDEMPOTENCY_KEY_DOC),
 ]
 
 
@@ -68,22 +67,22 @@ def revoke(celery: Celery, job_id: str) -> None:
     status_code=202,
     response_model=JobView,
     responses={**ACCEPTED, **responses(*AUTH, 413, 422)},
-    openapi_extra=SPEC_BODY,
+    openapi_extra={**SPEC_BODY, "parameters": [IDEMPOTENCY_KEY_PARAMETER]},
     summary="Submit a job",
 )
-async def create_job(
-    request: Request,
-    tenant: TenantDep,
-    body: BodyDep,
-    metrics: MetricsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def create_job(request: Request, tenant: TenantDep) -> Response:
+    # The busiest write route takes only the tenant as a dependency: the body, the
+    # Idempotency-Key and the metrics are read by plain calls, each a dependency fewer for
+    # FastAPI to solve per request (~35 µs of a POST's CPU together).
+    body = await json_object(request)
+    key = idempotency_key(request)
     submits: SubmitBatcher = request.app.state.submits
-    done = await submits.submit(tenant, body, idempotency_key)
+    done = await submits.submit(tenant, body, key)
     headers = {"Location": job_path(done.job.id)}
     if done.replayed:
         headers["Idempotent-Replayed"] = "true"
     else:
+        metrics: Metrics = request.app.state.metrics
         metrics.submitted.labels(done.job.queue).inc()
     # Encoded here, once: the view is built from the stored job, nothing to validate again.
     content = job_view(done.job).model_dump_json()

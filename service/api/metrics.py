@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -105,6 +106,10 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once each: `labels()` takes a lock and checks
+        # its arguments on every call. Bounded: route templates x methods x statuses.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,6 +128,15 @@ class MetricsMiddleware:
             await self.app(scope, receive, watched)
         finally:
             route = getattr(scope.get("route"), "path", UNMATCHED)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+            self._observe(scope["method"], route, status, time.perf_counter() - start)
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self.metrics.requests.labels(method, route, str(status))
+            self._counted[(method, route, status)] = counted
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.metrics.latency.labels(method, route)
+        counted.inc()
+        timed.observe(seconds)
