@@ -20,6 +20,7 @@ from worker.builder import GraphNet
 from worker.stats.base import Probe, Statistic, StepContext
 
 ProgressFn = Callable[[int, float | None], None]  # (step, loss) at each probe
+ObserveFn = Callable[[Probe, int, Tensor], None]
 
 
 @dataclass
@@ -46,8 +47,12 @@ class Recorder:
     ) -> None:
         self.model, self.stats, self.target_kind = model, stats, target_kind
         self.schedule = set(schedule)
-        self.forward_stats = [s for s in stats if s.forward]
         self.n_layers = len(model.names)
+        # per layer, the statistics that look at its output (fixed for the run)
+        self.observers: list[list[ObserveFn]] = [
+            [s.on_output for s in stats if s.observes(layer)] for layer in range(self.n_layers)
+        ]
+        self.arming = [s for s in stats if type(s).on_arm is not Statistic.on_arm]
         self.progress, self.should_cancel = progress, should_cancel
         self.rec = Recording()
         self.pending_losses: list[Tensor] = []
@@ -61,14 +66,17 @@ class Recorder:
 
     def _arm(self, step: int) -> None:
         if step in self.schedule:
-            self.probe = Probe(step)
-            if self.forward_stats:
+            self.probe = probe = Probe(step)
+            for s in self.arming:
+                s.on_arm(probe)
+            if any(self.observers):
                 self.model.observer = self._observe
 
     def _observe(self, layer: int, out: Tensor) -> None:
-        assert self.probe is not None
-        for s in self.forward_stats:
-            s.on_output(self.probe, layer, out)
+        probe = self.probe
+        assert probe is not None
+        for on_output in self.observers[layer]:
+            on_output(probe, layer, out)
 
     def start(self, optimizer: torch.optim.Optimizer, loss_scaling: bool) -> None:
         # with fp16 loss scaling a step can be skipped, so the optimizer's state alone

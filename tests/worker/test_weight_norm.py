@@ -23,7 +23,10 @@ def test_weight_norms_are_taken_in_the_forward_pass(make_spec: Any) -> None:
     run = prepare(parse_spec(doc), Caps())
     stat = next(s for s in attach(run, run.spec.probe) if isinstance(s, WeightNorm))
     probe = Probe(0)
-    run.model.observer = lambda layer, out: stat.on_output(probe, layer, out)
+    observed = [layer for layer in range(len(run.model.names)) if stat.observes(layer)]
+    run.model.observer = lambda layer, out: (
+        stat.on_output(probe, layer, out) if layer in observed else None
+    )
     run.model(run.batches.next()[0])
     run.model.observer = None
     w = stat.table.weights

@@ -13,7 +13,10 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.norms import host_norm, is_host, norms
+from worker.stats.norms import host_norm, norms
+
+TAKEN = "act_grad_norm/taken"  # layer -> norm taken in the hook (CPU)
+KEPT = "act_grad_norm/kept"  # layer -> the gradient itself (accelerators)
 
 
 class ActGradNorm(Statistic):
@@ -23,20 +26,20 @@ class ActGradNorm(Statistic):
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if not out.requires_grad:
             return
-        if is_host(out):
-            taken: dict[int, float] = probe.scratch.setdefault(f"{self.name}/taken", {})
+        if probe.host_array(out) is not None:
+            taken: dict[int, float] = probe.scratch.setdefault(TAKEN, {})
             out.register_hook(lambda g: taken.__setitem__(layer, host_norm(g)))
         else:
-            kept: dict[int, Tensor] = probe.scratch.setdefault(f"{self.name}/kept", {})
+            kept: dict[int, Tensor] = probe.scratch.setdefault(KEPT, {})
             out.register_hook(lambda g: kept.__setitem__(layer, g))
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        taken: dict[int, float] = probe.scratch.pop(f"{self.name}/taken", {})
+        taken: dict[int, float] = probe.scratch.pop(TAKEN, {})
         if taken:
             layers = sorted(taken)
             values = torch.tensor([taken[j] for j in layers], dtype=torch.float64)
             probe.put_many(self.name, layers, values)
-        kept: dict[int, Tensor] = probe.scratch.pop(f"{self.name}/kept", {})
+        kept: dict[int, Tensor] = probe.scratch.pop(KEPT, {})
         if kept:
             layers = sorted(kept)
             probe.put_many(self.name, layers, norms([kept[j] for j in layers]))

@@ -1,9 +1,10 @@
 """What every statistic builds on: the layer table, the per-probe buffer, the base class.
 
 A statistic is one small class with a stable `name` (a key of the result document). It
-reacts to three moments of a probed step: a node's output in the forward pass
-(`on_output`), the raw gradients after backward (`after_backward`), and the parameters
-after the optimizer step (`after_step`). It never syncs with the host: it `put`s tensors
+reacts to the moments of a probed step: the probe being armed before the forward pass
+(`on_arm`), a node's output in the forward pass (`on_output`, only for the layers it
+`observes`), the raw gradients after backward (`after_backward`), and the parameters after
+the optimizer step (`after_step`). It never syncs with the host: it `put`s tensors
 into the Probe, and the recorder copies everything out once per probe.
 """
 
@@ -13,8 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+from worker.stats.norms import is_host
 
 Kind = Literal["layer", "timestep", "histogram", "scalar"]
 
@@ -107,6 +111,17 @@ class Probe:
     scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
     _entries: list[tuple[str, list[int], Tensor]] = field(default_factory=list)
     _singles: dict[str, tuple[list[int], list[Tensor]]] = field(default_factory=dict)
+    _viewed: Tensor | None = None  # the node output `host_array` last looked at
+    _view: np.ndarray | None = None
+
+    def host_array(self, out: Tensor) -> np.ndarray | None:
+        """A NumPy view of a node output's memory where the host paths take it (a float32 or
+        float64 CPU tensor), else None; made once per node for all the statistics that
+        read that output."""
+        if out is not self._viewed:
+            x = out.detach()
+            self._viewed, self._view = out, (x.numpy() if is_host(x) else None)
+        return self._view
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value several statistics need (e.g. the weight norms), computed once per probe."""
@@ -140,6 +155,13 @@ class Statistic:
 
     def bind(self, table: LayerTable) -> None:
         self.table = table
+
+    def observes(self, layer: int) -> bool:
+        """Whether `on_output` does anything for this layer (asked once per run, after
+        `bind`: the recorder only calls a statistic for the layers it observes)."""
+        return self.forward
+
+    def on_arm(self, probe: Probe) -> None: ...
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None: ...
 

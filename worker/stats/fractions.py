@@ -1,9 +1,9 @@
 """Counting units per layer in the forward pass and turning the counts into fractions for all
 layers at once after backward.
 
-On the CPU the output is read in place with NumPy (one reduction and one comparison, no
-torch op: these tensors are small, and torch would hand each op to its thread pool); on an
-accelerator the same expressions run as device ops and nothing is read on the host."""
+On the CPU the output is read in place with NumPy (no torch op: these tensors are small,
+and torch would hand each op to its thread pool); on an accelerator the same expressions
+run as device ops and nothing is read on the host."""
 
 from __future__ import annotations
 
@@ -12,15 +12,21 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.norms import is_host
+from worker.stats.moments import ones
 
 Values = Tensor | np.ndarray
 
 
-def values(out: Tensor) -> Values:
+def values(probe: Probe, out: Tensor) -> Values:
     """The output itself, or on the CPU a NumPy view of its memory."""
-    x = out.detach()
-    return x.numpy() if is_host(x) else x
+    a = probe.host_array(out)
+    return out.detach() if a is None else a
+
+
+def unit_sums(a: np.ndarray) -> np.ndarray:
+    """Per unit, the sum of its outputs over the batch: one BLAS matrix-vector product."""
+    rows = a.reshape(a.shape[0], -1)
+    return ones(rows.shape[0], rows.dtype) @ rows
 
 
 def count(probe: Probe, name: str, layer: int, hits: Values) -> None:

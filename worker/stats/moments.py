@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.norms import BLAS, is_host
+from worker.stats.norms import BLAS
 
 RAW = "moments/raw"
 Sums = tuple[Tensor | float, Tensor | float, Tensor | float, int]  # shift, sum d, sum d^2, n
@@ -30,8 +30,8 @@ def observe(probe: Probe, layer: int, out: Tensor) -> None:
     """Record the sums of `out` (once per layer, whichever statistic asks first)."""
     raw: dict[int, Sums] = probe.scratch.setdefault(RAW, {})
     if layer not in raw:
-        x = out.detach()
-        raw[layer] = host_sums(x) if is_host(x) else device_sums(x)
+        a = probe.host_array(out)
+        raw[layer] = device_sums(out.detach()) if a is None else host_sums(a)
 
 
 def device_sums(x: Tensor) -> Sums:
@@ -42,20 +42,20 @@ def device_sums(x: Tensor) -> Sums:
 
 
 @lru_cache(maxsize=16)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
     return np.ones(n, dtype=dtype)
 
 
-def host_sums(x: Tensor) -> Sums:
-    dot = BLAS[x.dtype][0]
-    a = x.numpy().reshape(-1)
-    ones = _ones(a.size, a.dtype)
-    total, squares = float(dot(a, ones)), float(dot(a, a))
+def host_sums(x: np.ndarray) -> Sums:
+    a = x.reshape(-1)
+    dot = BLAS[torch.float32 if a.dtype == np.float32 else torch.float64][0]
+    unit = ones(a.size, a.dtype)
+    total, squares = float(dot(a, unit)), float(dot(a, a))
     if 2 * total * total <= squares * a.size:
         return 0.0, total, squares, a.size
     with np.errstate(all="ignore"):  # a diverging run's inf/nan are values, not errors
         d = a - a[0]
-    return float(a[0]), float(dot(d, ones)), float(dot(d, d)), a.size
+    return float(a[0]), float(dot(d, unit)), float(dot(d, d)), a.size
 
 
 def table(probe: Probe) -> tuple[list[int], Tensor, Tensor]:

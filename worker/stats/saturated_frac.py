@@ -25,14 +25,15 @@ class SaturatedFrac(Statistic):
     name = "saturated_frac"
     forward = True
 
+    def observes(self, layer: int) -> bool:
+        return self.table.activations[layer] in BAND
+
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        fn = self.table.activations[layer]
-        if fn in BAND:
-            centre, radius = BAND[fn]
-            y = values(out)
-            y = y - centre if centre else y
-            hits = y.abs() > radius if isinstance(y, Tensor) else np.abs(y) > radius
-            count(probe, self.name, layer, hits)
+        centre, radius = BAND[self.table.activations[layer]]  # type: ignore[index]
+        y = values(probe, out)
+        y = y - centre if centre else y
+        hits = y.abs() > radius if isinstance(y, Tensor) else np.abs(y) > radius
+        count(probe, self.name, layer, hits)
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         put_fractions(probe, self.name)

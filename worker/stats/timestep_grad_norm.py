@@ -29,9 +29,10 @@ class TimestepGradNorm(Statistic):
             self.module = module
             self.module.keep_states = True  # references only: autograd holds these anyway
 
+    def observes(self, layer: int) -> bool:
+        return layer == self.layer
+
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        if layer != self.layer:
-            return
         states = self.module.states
         grads: list[Tensor | None] = [None] * len(states)
         probe.scratch[self.name] = grads

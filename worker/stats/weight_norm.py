@@ -39,13 +39,15 @@ class WeightNorm(Statistic):
     name = "weight_norm"
     forward = True  # on the CPU: the norms of a layer's weights right after its forward
 
+    def observes(self, layer: int) -> bool:
+        members = self.table.weights.members.get(layer, [])
+        return bool(members) and on_host([self.table.weights.tensors[k] for k in members])
+
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        members = self.table.weights.members.get(layer)
-        if not members or not on_host([self.table.weights.tensors[k] for k in members]):
-            return
         taken: dict[int, float] = probe.scratch.setdefault(TAKEN, {})
-        for k in members:
-            taken[k] = host_norm(self.table.weights.tensors[k])
+        tensors = self.table.weights.tensors
+        for k in self.table.weights.members[layer]:
+            taken[k] = host_norm(tensors[k])
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         probe.put_many(self.name, self.table.weights.layers, weight_norms(probe, self.table))
