@@ -80,8 +80,13 @@ def message(task: str, job_id: str, queue: str) -> dict[str, Any]:
 
 
 def push(broker_url: str, task: str, jobs: Sequence[tuple[str, str]]) -> None:
-    """LPUSH each (job id, queue)'s message onto its queue, in one pipelined round trip."""
-    pipe = _client(broker_url).pipeline(transaction=False)
+    """LPUSH each (job id, queue)'s message onto its queue, in one pipelined round trip: one
+    LPUSH per queue with its messages in order (`LPUSH q a b` is `LPUSH q a` then
+    `LPUSH q b`), so that Redis parses one command per queue, not one per job."""
+    by_queue: dict[str, list[str]] = {}
     for job_id, queue in jobs:
-        pipe.lpush(queue, json.dumps(message(task, job_id, queue)))
+        by_queue.setdefault(queue, []).append(json.dumps(message(task, job_id, queue)))
+    pipe = _client(broker_url).pipeline(transaction=False)
+    for queue, messages in by_queue.items():
+        pipe.lpush(queue, *messages)
     pipe.execute()
