@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.store.models import (
@@ -55,16 +55,24 @@ def active_counts(session: Session, tenant_ids: set[str]) -> dict[str, int]:
     submits of one tenant in flight at once cannot both pass its limit: the second counts
     after the first committed. SQLite has one writer at a time and the API submits one
     batch at a time there (service/api/submit_batch.py)."""
-    lock = select(Tenant.id).where(Tenant.id.in_(tenant_ids)).order_by(Tenant.id)
-    session.execute(lock.with_for_update())
-    q = (
-        select(Job.tenant_id, func.count())
-        .where(Job.tenant_id.in_(tenant_ids), Job.status.in_(ACTIVE))
-        .group_by(Job.tenant_id)
-    )
+    ids = {"tenant_ids": list(tenant_ids)}
+    session.execute(_LOCK_TENANTS, ids)
     counts = {tenant: 0 for tenant in tenant_ids}
-    counts.update({tenant: int(n) for tenant, n in session.execute(q)})
+    counts.update({tenant: int(n) for tenant, n in session.execute(_COUNT_ACTIVE, ids)})
     return counts
+
+
+# Built once: a batch of POSTs runs these, and building a statement costs more than running
+# it through SQLAlchemy's compiled cache.
+_TENANT_IDS: BindParameter[str] = bindparam("tenant_ids", expanding=True)
+_LOCK_TENANTS = (
+    select(Tenant.id).where(Tenant.id.in_(_TENANT_IDS)).order_by(Tenant.id).with_for_update()
+)
+_COUNT_ACTIVE = (
+    select(Job.tenant_id, func.count())
+    .where(Job.tenant_id.in_(_TENANT_IDS), Job.status.in_(ACTIVE))
+    .group_by(Job.tenant_id)
+)
 
 
 def idempotent_job(session: Session, tenant_id: str, key: str) -> tuple[str, str] | None:
@@ -178,7 +186,7 @@ def insert_jobs(
     if not jobs:
         return
     conn = session.connection()
-    conn.execute(insert(JOBS), [job.row() for job in jobs])
+    conn.execute(_INSERT_JOBS, [job.row() for job in jobs])
     if keys:
         rows = [
             {
@@ -190,7 +198,10 @@ def insert_jobs(
             }
             for j, k, d in keys
         ]
-        conn.execute(insert(KEYS), rows)
+        conn.execute(_INSERT_KEYS, rows)
+
+
+_INSERT_JOBS, _INSERT_KEYS = insert(JOBS), insert(KEYS)
 
 
 def idempotency_row(job: Job, idempotency: tuple[str, str]) -> IdempotencyKey:
