@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
-from torch import Tensor, nn
+import torch._dynamo  # every optimizer's constructor imports it (~1 s): here, at the worker's
+from torch import Tensor, nn  # start, rather than in each pool process's first job
 
 from gradprobe.spec import TrainSpec
 from worker.data import Batches

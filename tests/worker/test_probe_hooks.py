@@ -41,3 +41,14 @@ def test_weight_grad_hooks_exist_only_during_a_probed_step(make_spec: Any) -> No
     assert seen == [(0, weights), (1, 0), (2, weights), (3, 0)]
     assert hooks_on(params) == 0
     assert recorder.rec.steps == [0, 2]
+
+
+def test_the_worker_loads_what_the_first_optimizer_needs_at_import() -> None:
+    """torch.optim's constructors import torch._dynamo on first use (about a second): the
+    worker's parent imports it with the engine, so forked pool processes never pay it in a job."""
+    import subprocess
+    import sys
+
+    code = "import sys, worker.run; print('torch._dynamo' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
