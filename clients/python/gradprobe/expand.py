@@ -30,9 +30,7 @@ from gradprobe.spec.graph import PrimitiveNode
 
 # Picked by `op`: as a plain union, pydantic would try all sixteen node types (~10x slower,
 # and expanding a family is most of checking a posted spec).
-_NODE: TypeAdapter[PrimitiveNode] = TypeAdapter(
-    Annotated[PrimitiveNode, Field(discriminator="op")]
-)
+_NODE: TypeAdapter[PrimitiveNode] = TypeAdapter(Annotated[PrimitiveNode, Field(discriminator="op")])
 
 
 def _node_error(op: str, name: str, exc: ValidationError) -> str:
