@@ -93,9 +93,10 @@ async def current_tenant(
     if credentials is None:
         raise _unauthorized("send an API key: Authorization: Bearer <key>")
     keys: KeyCache = request.app.state.keys
-    tenant = keys.remembered(credentials.credentials)
+    secret = credentials.credentials
+    tenant = keys.remembered(secret)
     if tenant is None:
-        tenant = await in_store_thread(request, keys.tenant, credentials.credentials)
+        tenant = await keys.shared(secret, lambda: in_store_thread(request, keys.tenant, secret))
     if tenant is None:
         raise _unauthorized("the API key is not valid or was revoked", "invalid_token")
     rates: TokenBuckets = request.app.state.rates

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -84,6 +85,27 @@ def test_a_key_is_answered_from_memory_only_within_its_ttl(settings: Settings) -
     time.sleep(0.3)
     assert keys.remembered(key.secret) is None
     assert keys.remembered("gp_not-a-key") is None
+
+
+def test_requests_that_miss_together_share_one_lookup(settings: Settings) -> None:
+    """When a busy key's answer expires, the requests waiting on it send one lookup to the
+    store between them, not one each; the next lookup, after it, is a fresh one."""
+    with session_scope(settings.store_url) as session:
+        key = create_key(session, "busy")
+    keys = KeyCache(settings.store_url)
+    lookups = 0
+
+    async def look_up() -> str | None:
+        nonlocal lookups
+        lookups += 1
+        await asyncio.sleep(0.05)
+        return keys.tenant(key.secret)
+
+    async def together() -> list[str | None]:
+        return await asyncio.gather(*(keys.shared(key.secret, look_up) for _ in range(20)))
+
+    assert asyncio.run(together()) == [key.tenant_id] * 20 and lookups == 1
+    assert asyncio.run(together()) == [key.tenant_id] * 20 and lookups == 2
 
 
 def test_another_tenants_job_is_404_on_every_job_route(
