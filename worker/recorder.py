@@ -52,7 +52,6 @@ class Recorder:
         self.observers: list[list[ObserveFn]] = [
             [s.on_output for s in stats if s.observes(layer)] for layer in range(self.n_layers)
         ]
-        self.arming = [s for s in stats if type(s).on_arm is not Statistic.on_arm]
         self.progress, self.should_cancel = progress, should_cancel
         self.rec = Recording()
         self.pending_losses: list[Tensor] = []
@@ -66,9 +65,7 @@ class Recorder:
 
     def _arm(self, step: int) -> None:
         if step in self.schedule:
-            self.probe = probe = Probe(step)
-            for s in self.arming:
-                s.on_arm(probe)
+            self.probe = Probe(step)
             if any(self.observers):
                 self.model.observer = self._observe
 

@@ -1,11 +1,10 @@
 """What every statistic builds on: the layer table, the per-probe buffer, the base class.
 
 A statistic is one small class with a stable `name` (a key of the result document). It
-reacts to the moments of a probed step: the probe being armed before the forward pass
-(`on_arm`), a node's output in the forward pass (`on_output`, only for the layers it
-`observes`), the raw gradients after backward (`after_backward`), and the parameters after
-the optimizer step (`after_step`). It never syncs with the host: it `put`s tensors
-into the Probe, and the recorder copies everything out once per probe.
+reacts to three moments of a probed step: a node's output in the forward pass (`on_output`,
+only for the layers it `observes`), the raw gradients after backward (`after_backward`), and
+the parameters after the optimizer step (`after_step`). It never syncs with the host: it
+`put`s tensors into the Probe, and the recorder copies everything out once per probe.
 """
 
 from __future__ import annotations
@@ -160,8 +159,6 @@ class Statistic:
         """Whether `on_output` does anything for this layer (asked once per run, after
         `bind`: the recorder only calls a statistic for the layers it observes)."""
         return self.forward
-
-    def on_arm(self, probe: Probe) -> None: ...
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None: ...
 

@@ -4,9 +4,6 @@ A 50-layer sigmoid net has gradients of 1e-30 whose float32 squares underflow to
 plain float32 norm reports 0. On the CPU each norm is one BLAS call on the tensor's own
 memory: `nrm2`, which is specified to avoid underflow and overflow (checked once at import),
 so there is nothing to recheck, and `asum` for L1 norms (several times faster than torch's).
-A float32 L2 norm is first tried as `dsdot` (float32 products summed in float64, ~1.8x
-faster than `snrm2`): it is as exact unless some squares underflow or overflow float32,
-which its own result tells (see `fast_square_sum`), and then `nrm2` is called as before.
 On an accelerator every tensor is rescaled by the power of two nearest its largest element,
 on the device: no host sync. float64 tensors off the CPU, and L1 norms (no squares), are
 computed directly.
@@ -14,12 +11,10 @@ computed directly.
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections.abc import Callable
 
 import numpy as np
-import scipy.linalg.cython_blas
 import torch
 from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
@@ -47,52 +42,10 @@ BLAS_SCALES = _blas_scales()
 ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1)
 
 
-def _dsdot() -> Callable[..., float] | None:
-    """BLAS `dsdot` (float32 dot product accumulated in float64) from the BLAS scipy was built
-    with, through the function pointer scipy.linalg.cython_blas exports; None if absent."""
-    try:
-        capsule = scipy.linalg.cython_blas.__pyx_capi__["dsdot"]
-        api = ctypes.pythonapi
-        api.PyCapsule_GetName.restype = ctypes.c_char_p
-        api.PyCapsule_GetName.argtypes = [ctypes.py_object]
-        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        pointer = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
-    except (AttributeError, KeyError, ValueError):
-        return None
-    int_p = ctypes.POINTER(ctypes.c_int)
-    signature = ctypes.CFUNCTYPE(
-        ctypes.c_double, int_p, ctypes.c_void_p, int_p, ctypes.c_void_p, int_p
-    )
-    return signature(pointer)
-
-
-DSDOT = _dsdot()
-_ONE = ctypes.c_int(1)
-# float32 squares below the smallest normal (2^-126) are lost or rounded coarsely; n of them
-# are below 2^-24 of a sum of at least n * 2^-102, which is then exact to float32 precision
-UNDERFLOW_MARGIN = 2.0**-102
-
-
-def fast_square_sum(t: Tensor) -> float | None:
-    """The sum of squares of a contiguous float32 CPU tensor by `dsdot`, or None where that
-    could be inexact (squares that underflow or overflow float32) or `dsdot` is absent."""
-    n = t.numel()
-    if DSDOT is None or n == 0 or not t.is_contiguous():
-        return None
-    pointer = t.data_ptr()
-    total = DSDOT(ctypes.byref(ctypes.c_int(n)), pointer, _ONE, pointer, _ONE)
-    return total if n * UNDERFLOW_MARGIN <= total < math.inf else None
-
-
 def host_norm(t: Tensor, ord: float = 2.0) -> float:
     """The norm of a float32/float64 CPU tensor, read in place by BLAS. A result below the
     smallest normal number (every element subnormal) has lost bits: it is recomputed on a
     copy scaled by an exact power of two."""
-    if ord == 2.0 and t.dtype == torch.float32:
-        total = fast_square_sum(t)
-        if total is not None:
-            return math.sqrt(total)
     kernel = BLAS[t.dtype][1 if ord == 2.0 else 2]
     a = t.detach().numpy().reshape(-1)
     value = float(kernel(a))

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.weight_grad_norm import watch_weight_grads, weight_grad_norms
+from worker.stats.weight_grad_norm import weight_grad_norms
 
 
 class WeightGradMeanAbs(Statistic):
     name = "weight_grad_mean_abs"
-
-    def on_arm(self, probe: Probe) -> None:
-        watch_weight_grads(probe, self.table)
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
