@@ -35,6 +35,21 @@ class Recording:
     probe_seconds: float = 0.0
 
 
+def observers(stats: list[Statistic], layer: int) -> list[ObserveFn]:
+    """What sees this layer's output: each statistic that observes it, and a function two
+    statistics share (act_mean and act_std take the same moments) once."""
+    fns: list[ObserveFn] = []
+    for s in stats:
+        if s.observes(layer) and s.on_output not in fns:
+            fns.append(s.on_output)
+    return fns
+
+
+def overriding(stats: list[Statistic], hook: str) -> list[Statistic]:
+    """The statistics that do something at this hook point (the base class's is a no-op)."""
+    return [s for s in stats if getattr(type(s), hook) is not getattr(Statistic, hook)]
+
+
 class Recorder:
     def __init__(
         self,
@@ -48,10 +63,9 @@ class Recorder:
         self.model, self.stats, self.target_kind = model, stats, target_kind
         self.schedule = set(schedule)
         self.n_layers = len(model.names)
-        # per layer, the statistics that look at its output (fixed for the run)
-        self.observers: list[list[ObserveFn]] = [
-            [s.on_output for s in stats if s.observes(layer)] for layer in range(self.n_layers)
-        ]
+        self.observers = [observers(stats, layer) for layer in range(self.n_layers)]
+        self.backward_stats = overriding(stats, "after_backward")
+        self.step_stats = overriding(stats, "after_step")
         self.progress, self.should_cancel = progress, should_cancel
         self.rec = Recording()
         self.pending_losses: list[Tensor] = []
@@ -89,13 +103,13 @@ class Recorder:
         self.ctx = StepContext(
             loss.detach(), output, target, self.target_kind, self.optimizer, self.loss_scaling
         )
-        for s in self.stats:
+        for s in self.backward_stats:
             s.after_backward(self.probe, self.ctx)
 
     # -- hook point 2: after the optimizer step ----------------------------------------
     def after_step(self, step: int, updated: bool) -> None:
         if self.probe is not None and self.probe.step == step and self.ctx is not None:
-            for s in self.stats:
+            for s in self.step_stats:
                 s.after_step(self.probe, self.ctx, updated)
             self._flush(self.probe)
             self.probe = self.ctx = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from worker.stats import moments
 from worker.stats.base import Probe, Statistic, StepContext
 
@@ -12,8 +10,7 @@ class ActMean(Statistic):
     name = "act_mean"
     forward = True
 
-    def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        moments.observe(probe, layer, out)
+    on_output = staticmethod(moments.observe)  # shared with act_std: called once per node
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         layers, mean, _ = moments.table(probe)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from worker.stats.norms import is_host
+from worker.stats.norms import is_host, on_host
 
 Kind = Literal["layer", "timestep", "histogram", "scalar"]
 
@@ -31,6 +31,7 @@ class ParamGroup:
     layers: list[int]  # layer indices (into the table) that have such parameters
     numel: Tensor  # (len(layers),) float64: elements per layer
     members: dict[int, list[int]] = field(default_factory=dict)  # layer -> its tensors' indices
+    host: bool = False  # the host paths take these tensors (and their gradients, their state)
 
     def per_layer(self, values: Tensor) -> Tensor:
         """Sum per-tensor values (n_tensors,) into per-layer values (len(layers),)."""
@@ -60,7 +61,8 @@ def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup
     for k, (i, p) in enumerate(params):
         numel[slot[i]] += p.numel()
         members.setdefault(i, []).append(k)
-    return ParamGroup([p for _, p in params], owner, layers, numel.to(device), members)
+    tensors = [p for _, p in params]
+    return ParamGroup(tensors, owner, layers, numel.to(device), members, on_host(tensors))
 
 
 def layer_table(
@@ -170,7 +172,7 @@ class Statistic:
 def column(values: Sequence[Tensor | float]) -> Tensor:
     """One float64 vector of per-layer values: host numbers (what the CPU paths produce) or
     0-dim tensors (on an accelerator, stacked on the device)."""
-    if not any(isinstance(v, Tensor) for v in values):
+    if not values or not isinstance(values[0], Tensor):  # a run's values are all one kind
         return torch.tensor(values, dtype=torch.float64)
     return torch.stack([torch.as_tensor(v) for v in values]).double()
 

@@ -35,7 +35,7 @@ def count(probe: Probe, name: str, layer: int, hits: Values) -> None:
     if isinstance(hits, Tensor):
         counts[layer] = (torch.count_nonzero(hits), hits.numel())
     else:
-        counts[layer] = (float(np.count_nonzero(hits)), hits.size)
+        counts[layer] = (float(np.add.reduce(hits, axis=None)), hits.size)
 
 
 def put_fractions(probe: Probe, name: str) -> None:

@@ -64,22 +64,23 @@ def on_host(tensors: list[Tensor], ord: float = 2.0) -> bool:
     return ord in (1.0, 2.0) and all(is_host(t) for t in tensors)
 
 
-def norms(tensors: list[Tensor], ord: float = 2.0) -> Tensor:
-    """Per-tensor norms as a float64 tensor on the tensors' device (see the module docstring)."""
+def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> Tensor:
+    """Per-tensor norms as a float64 tensor on the tensors' device (see the module docstring).
+    `host`: whether `on_host(tensors)`, where the caller knows it already."""
     if not tensors:
         return torch.zeros(0, dtype=torch.float64)
-    if on_host(tensors, ord):
+    if on_host(tensors, ord) if host is None else host and ord in (1.0, 2.0):
         return torch.tensor([host_norm(t, ord) for t in tensors], dtype=torch.float64)
     if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
         return torch.stack(torch._foreach_norm(tensors, ord)).double()
     return norms_scaled(tensors)
 
 
-def l2_and_l1(tensors: list[Tensor]) -> tuple[Tensor, Tensor]:
+def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Tensor, Tensor]:
     """Both norms of every tensor. On the CPU they are taken one tensor at a time, so the
     second pass reads a tensor that is still in cache."""
-    if not tensors or not on_host(tensors):
-        return norms(tensors), norms(tensors, 1.0)
+    if not tensors or not (on_host(tensors) if host is None else host):
+        return norms(tensors, host=host), norms(tensors, 1.0, host)
     pairs = [(host_norm(t), host_norm(t, 1.0)) for t in tensors]
     l2, l1 = (torch.tensor(column, dtype=torch.float64) for column in zip(*pairs, strict=True))
     return l2, l1

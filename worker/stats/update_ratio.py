@@ -48,10 +48,10 @@ class UpdateRatio(Statistic):
         if before is None and ctx.optimizer is not None:
             lr = ctx.optimizer.param_groups[0]["lr"]
             direction = _update_direction(ctx.optimizer, w.tensors)
-            moved = w.per_layer(norms(direction).square()).sqrt() * lr
+            moved = w.per_layer(norms(direction, host=w.host).square()).sqrt() * lr
         elif before is not None:
             torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # W_before - W_after
-            moved = w.per_layer(norms(before).square()).sqrt()
+            moved = w.per_layer(norms(before, host=w.host).square()).sqrt()
         else:
             return
         probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

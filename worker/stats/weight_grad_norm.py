@@ -12,7 +12,8 @@ def weight_grad_norms(probe: Probe, table: LayerTable) -> tuple[Tensor, Tensor]:
     """Per-tensor L2 and L1 norms of the weight gradients, taken together once per probe
     (weight_grad_mean_abs needs the L1 norms)."""
     return probe.cached(
-        "weight_grad_norms", lambda: l2_and_l1(grads_or_zeros(table.weights.tensors))
+        "weight_grad_norms",
+        lambda: l2_and_l1(grads_or_zeros(table.weights.tensors), table.weights.host),
     )
 
 

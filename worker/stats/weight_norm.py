@@ -23,7 +23,7 @@ def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
 
     def compute() -> Tensor:
         taken: dict[int, float] = probe.scratch.get(TAKEN, {})
-        if on_host(w.tensors):  # `taken` is only ever filled on this path
+        if w.host:  # `taken` is only ever filled on this path
             per_tensor = torch.tensor(
                 [taken[k] if k in taken else host_norm(p) for k, p in enumerate(w.tensors)],
                 dtype=torch.float64,

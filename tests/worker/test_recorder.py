@@ -1,0 +1,32 @@
+"""The recorder calls each statistic only where it does something: per layer, the statistics
+that observe that layer's output (a function two of them share, once), and at each hook
+point the statistics that override it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradprobe.plan import parse_spec
+from gradprobe.spec import Caps
+from worker.recorder import Recorder
+from worker.run import attach, prepare
+from worker.stats import moments
+
+TEACHER = {"name": "teacher", "input_dim": 6, "classes": 3, "samples": 64, "teacher_width": 8}
+
+
+def test_each_layer_gets_only_the_observers_that_apply(make_spec: Any) -> None:
+    doc = make_spec({"type": "mlp", "depth": 2, "width": 8, "activation": "relu"}, TEACHER)
+    doc["probe"] = {"activations": True}
+    run = prepare(parse_spec(doc), Caps())
+    stats = {s.name: s for s in attach(run, run.spec.probe)}
+    rec = Recorder(run.model, list(stats.values()), [0], run.plan.data.target)
+    ops = [stats["dead_frac"].table.ops[j] for j in range(len(run.model.names))]
+    for layer, fns in enumerate(rec.observers):
+        assert fns.count(moments.observe) == 1  # act_mean and act_std: one call
+        assert (stats["dead_frac"].on_output in fns) == (ops[layer] == "activation")
+        assert stats["saturated_frac"].on_output not in fns  # ReLU never saturates
+        assert (stats["weight_norm"].on_output in fns) == (ops[layer] == "linear")
+    assert stats["loss"] not in rec.step_stats  # no after_step of its own
+    assert stats["update_ratio"] in rec.step_stats
+    assert stats["timestep_grad_norm"] not in rec.step_stats
