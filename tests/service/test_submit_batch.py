@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ BAD = {"model": {"type": "mlp", "depth": -1}}
 
 @pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of every batch stored. The first batch is held until all the other POSTs
-    of the test wait behind it, so that they form the second batch whatever the scheduling."""
+    """The size of every batch stored. The first POST goes alone (`post_all`), and its batch
+    is held until all the other POSTs of the test wait behind it, so that they form the
+    second batch whatever the scheduling."""
     sizes: list[int] = []
+    FIRST_HELD.clear()
     store_batch = batch_module.store_batch
     submit = batch_module.SubmitBatcher.submit
     waiting: list[batch_module.SubmitBatcher] = []
@@ -38,6 +41,7 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     def held(settings: Settings, celery: Any, batch: list[Any]) -> Any:
         if not sizes:
+            FIRST_HELD.set()
             deadline = time.monotonic() + 10
             while len(batch) + len(waiting[0]._waiting) < EXPECTED[0]:
                 assert time.monotonic() < deadline, "the POSTs did not all arrive"
@@ -51,6 +55,7 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 EXPECTED = [0]  # how many POSTs the running test sends at once
+FIRST_HELD = threading.Event()  # the first POST's batch is in the store (and held there)
 
 
 async def post_all(
@@ -60,12 +65,19 @@ async def post_all(
     auth = {"Authorization": f"Bearer {key}"}
     extra = headers or [{} for _ in bodies]
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-        return await asyncio.gather(
-            *(
-                http.post("/v1/jobs", json=b, headers={**auth, **h})
-                for b, h in zip(bodies, extra, strict=True)
-            )
-        )
+        posts = [
+            http.post("/v1/jobs", json=b, headers={**auth, **h})
+            for b, h in zip(bodies, extra, strict=True)
+        ]
+        # The first alone, the others once its batch is taken: POSTs that arrive together
+        # (they all wait for one lookup of the new key) would otherwise make one batch.
+        first = asyncio.ensure_future(posts[0])
+        deadline = time.monotonic() + 10
+        while not FIRST_HELD.is_set() and not first.done():
+            assert time.monotonic() < deadline, "the first POST was not stored"
+            await asyncio.sleep(0.001)
+        rest = asyncio.gather(*posts[1:])
+        return [await first, *await rest]
 
 
 def run(
