@@ -97,25 +97,7 @@ def add_job(
     `published_at` is set optimistically: the API publishes right after this commits and
     clears it (`mark_unpublished`) if the broker refuses, so that a POST costs one commit. If
     the API dies between the two, the sweep publishes the job after `republish_after_s`."""
-    job = build_job(tenant_id, spec, total_steps, queue, name, study)
-    session.add(job)
-    if idempotency is not None:
-        session.flush()
-        session.add(idempotency_row(job, idempotency))
-    session.flush()
-    return job
-
-
-def build_job(
-    tenant_id: str,
-    spec: dict[str, Any],
-    total_steps: int,
-    queue: str,
-    name: str | None = None,
-    study: tuple[str, str] | None = None,
-) -> Job:
-    """A queued job, not yet added to a session (see `add_job`)."""
-    return Job(
+    job = Job(
         id=new_job_id(),
         published_at=utcnow(),
         tenant_id=tenant_id,
@@ -126,6 +108,13 @@ def build_job(
         study_id=None if study is None else study[0],
         variant=None if study is None else study[1],
     )
+    session.add(job)
+    if idempotency is not None:
+        key, body = idempotency
+        session.flush()
+        session.add(IdempotencyKey(tenant_id=tenant_id, key=key, body_digest=body, job_id=job.id))
+    session.flush()
+    return job
 
 
 @dataclass(frozen=True)
@@ -202,11 +191,6 @@ def insert_jobs(
 
 
 _INSERT_JOBS, _INSERT_KEYS = insert(JOBS), insert(KEYS)
-
-
-def idempotency_row(job: Job, idempotency: tuple[str, str]) -> IdempotencyKey:
-    key, body = idempotency
-    return IdempotencyKey(tenant_id=job.tenant_id, key=key, body_digest=body, job_id=job.id)
 
 
 def mark_unpublished(session: Session, job_id: str) -> None:

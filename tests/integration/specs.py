@@ -65,3 +65,16 @@ def progress_spec() -> dict[str, Any]:
         "train": {"steps": 800, "batch_size": 64, "device": "cpu"},
         "probe": {"every": 10},
     }
+
+
+def small_study(*extra: dict[str, Any]) -> dict[str, Any]:
+    """A two-variant study of the MLP (batch norm; plain sigmoid), plus `extra` variants."""
+    return {
+        "name": "live",
+        "base": family_spec("mlp"),
+        "variants": [
+            {"name": "bn", "remedy": "batch norm"},
+            {"name": "plain", "overrides": {"model.norm": "none", "model.activation": "sigmoid"}},
+            *extra,
+        ],
+    }

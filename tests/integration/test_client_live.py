@@ -22,7 +22,7 @@ from gradprobe.client import (
 )
 from tests.client.blocking import Blocking
 from tests.integration.harness import Service
-from tests.integration.specs import TRAIN, family_spec, long_spec
+from tests.integration.specs import TRAIN, family_spec, long_spec, small_study
 
 # Poll often, so that a few seconds of training show several steps.
 FAST = PollPolicy(first=0.1, factor=1.3, cap=0.5)
@@ -173,15 +173,7 @@ def test_job_events_run_from_queued_to_the_end(service: Service, connect: Any) -
 
 def test_a_study_created_waited_listed_and_plotted(service: Service, connect: Any) -> None:
     gp = connect(started(service))
-    body = {
-        "name": "live",
-        "base": family_spec("mlp"),
-        "variants": [
-            {"name": "bn", "remedy": "batch norm"},
-            {"name": "plain", "overrides": {"model.norm": "none", "model.activation": "sigmoid"}},
-        ],
-    }
-    study = gp.studies.create(body)
+    study = gp.studies.create(small_study())
     assert study.status == "queued" and [c.variant for c in study.cells] == ["bn", "plain"]
     seen: list[Any] = []
     done = gp.studies.wait(study.id, timeout=240, progress=seen.append)

@@ -4,21 +4,13 @@ head, so migration 0002 runs on PostgreSQL too)."""
 from __future__ import annotations
 
 from tests.integration.harness import Service, job_status, wait_for
-from tests.integration.specs import family_spec
+from tests.integration.specs import family_spec, small_study
 
 
 def test_a_small_study_runs_to_succeeded_with_its_table(service: Service) -> None:
     service.start_api()
     service.wait_worker_ready(service.start_worker())
-    body = {
-        "name": "live",
-        "base": family_spec("mlp"),
-        "variants": [
-            {"name": "bn", "remedy": "batch norm"},
-            {"name": "plain", "overrides": {"model.norm": "none", "model.activation": "sigmoid"}},
-            {"name": "lstm", "spec": family_spec("rnn")},
-        ],
-    }
+    body = small_study({"name": "lstm", "spec": family_spec("rnn")})
     with service.client() as http:
         r = http.post("/v1/studies", json=body)
         assert r.status_code == 202, r.text
