@@ -1,9 +1,9 @@
 """Print the API image's requirements: the project's dependencies less the training stack.
 
-The API, `migrate` and `keys` never import torch (PRODUCT.md section 7), nor scipy or
-scikit-learn, which only the engine uses. Reading pyproject.toml at build time keeps one list
-of dependencies; tests/integration/test_compose.py checks that what the API, `migrate` and
-`keys` import is installed by what this prints.
+The API, `migrate` and `keys` never import torch (PRODUCT.md section 7), nor scipy,
+scikit-learn or numba, which only the engine uses. Reading pyproject.toml at build time
+keeps one list of dependencies; tests/integration/test_compose.py checks that what the API,
+`migrate` and `keys` import is installed by what this prints.
 
     python docker/api_requirements.py [pyproject.toml] > requirements.txt
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tomllib
 
-TRAINING_ONLY = frozenset({"torch", "scipy", "scikit-learn"})
+TRAINING_ONLY = frozenset({"torch", "scipy", "scikit-learn", "numba"})
 
 
 def requirement_name(requirement: str) -> str:

@@ -390,3 +390,17 @@ def test_fp64_loss_is_float64(
     j = result.layer_index("out.linear")
     want = sqrt_sum_squares(ref.weight_grads[j])
     assert result.metrics["weight_grad_norm"][0][j] == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize("case", ["graph_every_activation", "cnn_residual_batchnorm"])
+def test_float32_host_paths_match_autograd(
+    case: str, make_spec: Callable[..., dict[str, Any]], reference: Callable[..., Ref]
+) -> None:
+    """In fp32 the CPU paths read float32 memory with the compiled kernels (float64 sums);
+    the reference, on the same float32 tensors, sums in float64 by definition."""
+    doc = doc_for(make_spec, case, precision="fp32")
+    result = execute(doc)
+    ref = reference(doc)
+    assert result.precision == "fp32"
+    check_scalars(result, ref, 0)
+    check_layers(result, ref, 0)

@@ -1,9 +1,9 @@
 """Counting units per layer in the forward pass and turning the counts into fractions for all
 layers at once after backward.
 
-On the CPU the output is read in place with NumPy (no torch op: these tensors are small,
-and torch would hand each op to its thread pool); on an accelerator the same expressions
-run as device ops and nothing is read on the host."""
+On the CPU the output is read in place by one compiled pass (worker.stats.kernels: no torch
+op, these tensors are small and torch would hand each op to its thread pool); on an
+accelerator the same tests run as device ops and nothing is read on the host."""
 
 from __future__ import annotations
 
@@ -12,30 +12,20 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.moments import ones
-
-Values = Tensor | np.ndarray
 
 
-def values(probe: Probe, out: Tensor) -> Values:
-    """The output itself, or on the CPU a NumPy view of its memory."""
+def host_values(probe: Probe, out: Tensor) -> np.ndarray | None:
+    """On the CPU, a node output's values as a contiguous (batch, units) array (a unit is
+    everything but the batch axis); None on an accelerator."""
     a = probe.host_array(out)
-    return out.detach() if a is None else a
+    return None if a is None else np.ascontiguousarray(a).reshape(a.shape[0], -1)
 
 
-def unit_sums(a: np.ndarray) -> np.ndarray:
-    """Per unit, the sum of its outputs over the batch: one BLAS matrix-vector product."""
-    rows = a.reshape(a.shape[0], -1)
-    return ones(rows.shape[0], rows.dtype) @ rows
-
-
-def count(probe: Probe, name: str, layer: int, hits: Values) -> None:
-    """Record how many elements of the boolean `hits` are set, out of how many."""
+def count(probe: Probe, name: str, layer: int, hits: Tensor | int, total: int) -> None:
+    """Record that `hits` of `total` units or elements are counted: a number, or on an
+    accelerator a boolean tensor that is counted on the device."""
     counts: dict[int, tuple[Tensor | float, int]] = probe.scratch.setdefault(f"count/{name}", {})
-    if isinstance(hits, Tensor):
-        counts[layer] = (torch.count_nonzero(hits), hits.numel())
-    else:
-        counts[layer] = (float(np.add.reduce(hits, axis=None)), hits.size)
+    counts[layer] = (torch.count_nonzero(hits) if isinstance(hits, Tensor) else hits, total)
 
 
 def put_fractions(probe: Probe, name: str) -> None:

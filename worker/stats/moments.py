@@ -5,22 +5,19 @@ d = x - s and d^2; after backward the means (s + sum d / n) and population stand
 deviations (sqrt(sum d^2 / n - (sum d / n)^2)) of all layers are formed at once, in float64.
 This one-pass formula loses about log2(mean square / variance) bits, hence the shift.
 
-On the CPU the sums are two BLAS dot products on the output's own memory (with itself and
-with ones), unshifted while the mean is no larger than the spread (2 mean^2 <= mean square:
-at most one bit lost) and redone about the first element when it is. On an accelerator the
-shift is always the first element, and the sums are three device ops with no host read.
+The shift is the first element. On the CPU the sums are one compiled pass over the output's
+own memory, in float64 (worker.stats.kernels); on an accelerator they are three device ops
+with no host read.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column
-from worker.stats.norms import BLAS
+from worker.stats.kernels import shifted_sums
 
 RAW = "moments/raw"
 Sums = tuple[Tensor | float, Tensor | float, Tensor | float, int]  # shift, sum d, sum d^2, n
@@ -41,21 +38,12 @@ def device_sums(x: Tensor) -> Sums:
     return x[0], d.sum(), torch.dot(d, d), x.numel()
 
 
-@lru_cache(maxsize=16)
-def ones(n: int, dtype: np.dtype) -> np.ndarray:
-    return np.ones(n, dtype=dtype)
-
-
 def host_sums(x: np.ndarray) -> Sums:
-    a = x.reshape(-1)
-    dot = BLAS[torch.float32 if a.dtype == np.float32 else torch.float64][0]
-    unit = ones(a.size, a.dtype)
-    total, squares = float(dot(a, unit)), float(dot(a, a))
-    if 2 * total * total <= squares * a.size:
-        return 0.0, total, squares, a.size
-    with np.errstate(all="ignore"):  # a diverging run's inf/nan are values, not errors
-        d = a - a[0]
-    return float(a[0]), float(dot(d, unit)), float(dot(d, d)), a.size
+    a = np.ascontiguousarray(x).reshape(-1)
+    if not a.size:
+        return 0.0, 0.0, 0.0, 0
+    shift, total, squares = shifted_sums(a)
+    return shift, total, squares, a.size
 
 
 def table(probe: Probe) -> tuple[list[int], Tensor, Tensor]:

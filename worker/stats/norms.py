@@ -1,18 +1,17 @@
 """Per-tensor L2 and L1 norms that stay exact for tiny gradients.
 
 A 50-layer sigmoid net has gradients of 1e-30 whose float32 squares underflow to zero, so a
-plain float32 norm reports 0. On the CPU each norm is one BLAS call on the tensor's own
-memory: `nrm2`, which is specified to avoid underflow and overflow (checked once at import),
-so there is nothing to recheck, and `asum` for L1 norms (several times faster than torch's).
-On an accelerator every tensor is rescaled by the power of two nearest its largest element,
-on the device: no host sync. float64 tensors off the CPU, and L1 norms (no squares), are
-computed directly.
+plain float32 norm reports 0. On the CPU a float32 tensor's norms are one compiled pass over
+its own memory that sums in float64 (worker.stats.kernels: nothing can underflow there);
+a float64 tensor's are BLAS's `nrm2`, which is specified to avoid underflow and overflow
+(checked once at import), and `asum`. On an accelerator every tensor is rescaled by the
+power of two nearest its largest element, on the device: no host sync. float64 tensors off
+the CPU, and L1 norms (no squares), are computed directly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -20,19 +19,17 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-Kernel = Callable[..., float]
-BLAS: dict[torch.dtype, tuple[Kernel, Kernel, Kernel]] = {  # dot, nrm2, asum
-    torch.float32: (blas.sdot, blas.snrm2, blas.sasum),
-    torch.float64: (blas.ddot, blas.dnrm2, blas.dasum),
-}
-TINY = {torch.float32: 2.0**-126, torch.float64: 2.0**-1022}  # the smallest normal numbers
+from worker.stats.kernels import squares_and_abs, sum_squares
+
+HOST_DTYPES = (torch.float32, torch.float64)
+TINY = 2.0**-1022  # the smallest normal float64
 RESCUE = 2.0**100  # exact; brings a result below the smallest normal back to full precision
 
 
 def _blas_scales() -> bool:
     """Whether this BLAS's nrm2 keeps a norm whose squares underflow (every build seen does;
     without it the CPU takes the accelerator's rescaling path)."""
-    return float(blas.snrm2(np.full(4, 2.0**-100, dtype=np.float32))) == 2.0**-99
+    return float(blas.dnrm2(np.full(4, 2.0**-600))) == 2.0**-599
 
 
 BLAS_SCALES = _blas_scales()
@@ -42,22 +39,38 @@ BLAS_SCALES = _blas_scales()
 ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1)
 
 
+def flat(t: Tensor) -> np.ndarray:
+    """A CPU tensor's values as a contiguous vector: its own memory where it is contiguous."""
+    return np.ascontiguousarray(t.detach().numpy()).reshape(-1)
+
+
 def host_norm(t: Tensor, ord: float = 2.0) -> float:
-    """The norm of a float32/float64 CPU tensor, read in place by BLAS. A result below the
-    smallest normal number (every element subnormal) has lost bits: it is recomputed on a
-    copy scaled by an exact power of two."""
-    kernel = BLAS[t.dtype][1 if ord == 2.0 else 2]
-    a = t.detach().numpy().reshape(-1)
+    """The L2 (or L1) norm of a float32/float64 CPU tensor, read in place. float64 goes to
+    BLAS: a result below the smallest normal number (every element subnormal) has lost bits
+    and is recomputed on a copy scaled by an exact power of two."""
+    a = flat(t)
+    if a.dtype == np.float32:
+        return math.sqrt(sum_squares(a)) if ord == 2.0 else squares_and_abs(a)[1]
+    kernel = blas.dnrm2 if ord == 2.0 else blas.dasum
     value = float(kernel(a))
-    if 0 < value < TINY[t.dtype]:
-        value = float(kernel(a * a.dtype.type(RESCUE))) / RESCUE
+    if 0 < value < TINY:
+        value = float(kernel(a * RESCUE)) / RESCUE
     return value
+
+
+def host_l2_and_l1(t: Tensor) -> tuple[float, float]:
+    """Both norms of a float32/float64 CPU tensor; a float32 one in a single pass."""
+    a = flat(t)
+    if a.dtype == np.float32:
+        squares, total = squares_and_abs(a)
+        return math.sqrt(squares), total
+    return host_norm(t), host_norm(t, 1.0)
 
 
 def is_host(t: Tensor) -> bool:
     """Whether `host_norm` (and the other host-memory paths) take this tensor: a float32 or
-    float64 CPU tensor, and a BLAS whose nrm2 scales."""
-    return BLAS_SCALES and t.is_cpu and t.dtype in BLAS
+    float64 CPU tensor, and (for float64) a BLAS whose nrm2 scales."""
+    return BLAS_SCALES and t.is_cpu and t.dtype in HOST_DTYPES
 
 
 def on_host(tensors: list[Tensor], ord: float = 2.0) -> bool:
@@ -77,11 +90,11 @@ def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> 
 
 
 def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Tensor, Tensor]:
-    """Both norms of every tensor. On the CPU they are taken one tensor at a time, so the
-    second pass reads a tensor that is still in cache."""
+    """Both norms of every tensor. On the CPU they are taken one tensor at a time (a float32
+    tensor's in one pass; a float64 one's second pass reads it still in cache)."""
     if not tensors or not (on_host(tensors) if host is None else host):
         return norms(tensors, host=host), norms(tensors, 1.0, host)
-    pairs = [(host_norm(t), host_norm(t, 1.0)) for t in tensors]
+    pairs = [host_l2_and_l1(t) for t in tensors]
     l2, l1 = (torch.tensor(column, dtype=torch.float64) for column in zip(*pairs, strict=True))
     return l2, l1
 

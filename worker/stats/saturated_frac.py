@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.fractions import count, put_fractions, values
+from worker.stats.fractions import count, host_values, put_fractions
+from worker.stats.kernels import outside_band
 
 THRESHOLD = 0.02  # of the derivative's peak
 BAND: dict[str, tuple[float, float]] = {
@@ -30,10 +30,13 @@ class SaturatedFrac(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         centre, radius = BAND[self.table.activations[layer]]  # type: ignore[index]
-        y = values(probe, out)
-        y = y - centre if centre else y
-        hits = y.abs() > radius if isinstance(y, Tensor) else np.abs(y) > radius
-        count(probe, self.name, layer, hits)
+        rows = host_values(probe, out)
+        if rows is not None:
+            hits = outside_band(rows.reshape(-1), centre, radius)
+            count(probe, self.name, layer, hits, rows.size)
+            return
+        y = out.detach()
+        count(probe, self.name, layer, (y - centre).abs() > radius, y.numel())
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         put_fractions(probe, self.name)

@@ -1,0 +1,94 @@
+"""The compiled host reductions (worker/stats/kernels.py) against NumPy in float64, on the
+float32 and float64 values the CPU paths hand them: sizes that do and do not fill a vector
+register, values whose float32 squares underflow or overflow, ties at a threshold, NaN."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from worker.stats.kernels import (
+    outside_band,
+    shifted_sums,
+    squares_and_abs,
+    sum_squares,
+    units_below,
+)
+from worker.stats.norms import host_l2_and_l1, host_norm
+
+SIZES = [1, 3, 17, 1000, 65537]
+
+
+def values(n: int, scale: float, dtype: type = np.float32, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(n) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e30])
+def test_float32_sums_are_float64_sums(n: int, scale: float) -> None:
+    """1e-30: every float32 square underflows, 1e30: every one overflows; the kernels sum in
+    float64, so both are the float64 sums of the same values."""
+    a = values(n, scale)
+    wide = a.astype(np.float64)
+    assert sum_squares(a) == pytest.approx(float(np.sum(wide * wide)), rel=1e-12)
+    squares, total = squares_and_abs(a)
+    assert squares == pytest.approx(float(np.sum(wide * wide)), rel=1e-12)
+    assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12)
+    assert sum_squares(a) > 0 and math.isfinite(sum_squares(a))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+def test_shifted_sums(dtype: type, n: int) -> None:
+    a = (values(n, 1e-3, dtype) + 1000).astype(dtype)  # mean far above the spread
+    shift, total, squares = shifted_sums(a)
+    d = a.astype(np.float64) - float(a[0])
+    assert shift == float(a[0])
+    assert total == pytest.approx(float(d.sum()), rel=1e-12, abs=1e-12)
+    assert squares == pytest.approx(float((d * d).sum()), rel=1e-12)
+
+
+def test_nan_and_inf_propagate() -> None:
+    """A diverged run's values go through as NumPy would take them (no fast-math NaN rules)."""
+    a = np.array([1.0, np.nan, 2.0], np.float32)
+    assert math.isnan(sum_squares(a)) and math.isnan(shifted_sums(a)[1])
+    assert math.isinf(sum_squares(np.array([1.0, np.inf], np.float32)))
+    assert math.isnan(squares_and_abs(np.array([np.inf, -np.inf], np.float32))[0] - math.inf)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("inclusive", [True, False])
+def test_units_below(dtype: type, inclusive: bool) -> None:
+    rng = np.random.default_rng(1)
+    rows = np.maximum(rng.standard_normal((33, 70)), 0).astype(dtype)
+    rows[:, :9] = 0.0  # dead ReLU units: exactly at the floor
+    rows[:, 9:12] = -0.5  # below it
+    top = rows.max(axis=0)
+    want = int(np.sum(top <= 0.0 if inclusive else top < 0.0))
+    assert units_below(rows, 0.0, inclusive) == want
+    assert want == (12 if inclusive else 3)
+    assert units_below(rows[:1].copy(), 0.0, inclusive) == int(
+        np.sum(rows[0] <= 0.0 if inclusive else rows[0] < 0.0)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outside_band(dtype: type) -> None:
+    a = np.random.default_rng(2).uniform(0, 1, 1001).astype(dtype)
+    want = int(np.sum(np.abs(a.astype(np.float64) - 0.5) > 0.45))
+    assert outside_band(a, 0.5, 0.45) == want > 0
+
+
+def test_host_norms_of_non_contiguous_tensors() -> None:
+    """A strided view is read as its values (copied once), not as the memory beneath it."""
+    t = torch.randn(64, 48)
+    for view in (t.T, t[:, ::3], t.reshape(-1)[::5]):
+        wide = view.double()
+        assert host_norm(view) == pytest.approx(float(wide.norm()), rel=1e-12)
+        assert host_l2_and_l1(view) == pytest.approx(
+            (float(wide.norm()), float(wide.abs().sum())), rel=1e-12
+        )
+        assert host_norm(view, ord=1.0) == pytest.approx(float(wide.abs().sum()), rel=1e-12)
