@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from worker.builder import GraphNet
-from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.base import Probe, Statistic, StepContext, Vector
 
 ProgressFn = Callable[[int, float | None], None]  # (step, loss) at each probe
 ObserveFn = Callable[[Probe, int, Tensor], None]
@@ -103,14 +103,16 @@ class Recorder:
         self.ctx = StepContext(
             loss.detach(), output, target, self.target_kind, self.optimizer, self.loss_scaling
         )
-        for s in self.backward_stats:
-            s.after_backward(self.probe, self.ctx)
+        with np.errstate(all="ignore"):  # a diverged run's inf/nan are values
+            for s in self.backward_stats:
+                s.after_backward(self.probe, self.ctx)
 
     # -- hook point 2: after the optimizer step ----------------------------------------
     def after_step(self, step: int, updated: bool) -> None:
         if self.probe is not None and self.probe.step == step and self.ctx is not None:
-            for s in self.step_stats:
-                s.after_step(self.probe, self.ctx, updated)
+            with np.errstate(all="ignore"):  # a diverged run's inf/nan are values
+                for s in self.step_stats:
+                    s.after_step(self.probe, self.ctx, updated)
             self._flush(self.probe)
             self.probe = self.ctx = None
         elif len(self.pending_losses) >= 4096:  # probes far apart: bound the list
@@ -120,11 +122,16 @@ class Recorder:
     def should_stop(self) -> bool:
         return self.stop or (self.should_cancel is not None and self.should_cancel())
 
-    def _host(self, values: list[Tensor]) -> list[np.ndarray]:
-        """Copy tensors to the host in one transfer (a single sync per probe)."""
-        sizes = [v.numel() for v in values]
-        flat = torch.cat([v.reshape(-1) for v in values]).double().cpu().numpy()  # cat promotes
-        return np.split(flat, np.cumsum(sizes)[:-1])
+    def _host(self, values: list[Vector]) -> list[np.ndarray]:
+        """Values as float64 NumPy vectors: the host paths' already are; every tensor comes
+        over in one transfer (a single sync per probe)."""
+        tensors = [(i, v) for i, v in enumerate(values) if isinstance(v, Tensor)]
+        host = dict(enumerate(values))
+        if tensors:
+            flat = torch.cat([v.reshape(-1) for _, v in tensors]).double().cpu().numpy()
+            parts = np.split(flat, np.cumsum([v.numel() for _, v in tensors])[:-1])
+            host.update((i, part) for (i, _), part in zip(tensors, parts, strict=True))
+        return [np.asarray(host[i]) for i in range(len(values))]
 
     def _check_losses(self, losses: np.ndarray) -> None:
         bad = np.flatnonzero(~np.isfinite(losses))

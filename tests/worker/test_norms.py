@@ -34,8 +34,12 @@ def reference(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "path",
-    [lambda ts: torch.tensor([host_norm(t) for t in ts], dtype=torch.float64), norms_scaled, norms],
-    ids=["cpu-blas", "device-scaled", "norms"],
+    [
+        lambda ts: torch.tensor([host_norm(t) for t in ts], dtype=torch.float64),
+        norms_scaled,
+        lambda ts: torch.as_tensor(norms(ts)),  # NumPy on the host paths
+    ],
+    ids=["cpu-host", "device-scaled", "norms"],
 )
 def test_l2_norms_are_exact_for_tiny_tensors(path, tensors: list[torch.Tensor]) -> None:  # type: ignore[no-untyped-def]
     got, want = path(tensors), reference(tensors)
@@ -53,29 +57,36 @@ def test_cpu_norms_take_the_blas_path() -> None:
 
 
 def test_subnormal_results_keep_their_digits() -> None:
-    """A norm below float32's smallest normal is recomputed on a rescaled copy."""
+    """A norm below float32's smallest normal keeps its digits (float32 is summed in
+    float64); below float64's, BLAS's result is recomputed on a rescaled copy."""
     gen = torch.Generator().manual_seed(2)
     t = torch.randn(1000, generator=gen) * 1e-42  # subnormal elements (steps of 1.4e-45)
     want = float(torch.linalg.vector_norm(t.double()))
     assert 0 < want < 1.2e-38
     assert host_norm(t) == pytest.approx(want, rel=1e-6)
     assert host_norm(t, ord=1.0) == pytest.approx(float(t.double().abs().sum()), rel=1e-6)
+    tiny = torch.randn(1000, generator=gen, dtype=torch.float64) * 1e-315  # float64 subnormals
+    exact = float(torch.linalg.vector_norm(tiny * 2.0**600)) / 2.0**600  # squares in range
+    assert 0 < exact < 2.0**-1022
+    assert host_norm(tiny) == pytest.approx(exact, rel=1e-6)
 
 
 def test_l1_and_float64(tensors: list[torch.Tensor]) -> None:
-    l1 = norms(tensors, ord=1.0)  # sums of |x| cannot underflow; float32 accumulation
+    l1 = torch.as_tensor(norms(tensors, ord=1.0))  # float32 |x| summed in float64
     want = torch.stack([t.double().abs().sum() for t in tensors])
-    torch.testing.assert_close(l1, want, rtol=1e-5, atol=0.0)
+    torch.testing.assert_close(l1, want, rtol=1e-12, atol=0.0)
     doubles = [t.double() for t in tensors]
-    torch.testing.assert_close(norms(doubles), reference(tensors), rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(
+        torch.as_tensor(norms(doubles)), reference(tensors), rtol=1e-12, atol=0.0
+    )
 
 
-@pytest.mark.parametrize("on_host", [True, False], ids=["cpu-blas", "device-ops"])
+@pytest.mark.parametrize("on_host", [True, False], ids=["cpu-host", "device-ops"])
 def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread(
     on_host: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one-pass sums used for act_mean/act_std against a float64 two-pass, on the CPU's
-    path (unshifted where that is safe, shifted where the mean dominates) and the device's."""
+    """The one-pass sums used for act_mean/act_std (about the first element) against a
+    float64 two-pass, on the CPU's path and the device's."""
     from worker.stats import base, moments
     from worker.stats.base import Probe
 

@@ -9,7 +9,7 @@ reusing their memory, which costs more than the norms."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
@@ -37,8 +37,7 @@ class ActGradNorm(Statistic):
         taken: dict[int, float] = probe.scratch.pop(TAKEN, {})
         if taken:
             layers = sorted(taken)
-            values = torch.tensor([taken[j] for j in layers], dtype=torch.float64)
-            probe.put_many(self.name, layers, values)
+            probe.put_many(self.name, layers, np.array([taken[j] for j in layers]))
         kept: dict[int, Tensor] = probe.scratch.pop(KEPT, {})
         if kept:
             layers = sorted(kept)

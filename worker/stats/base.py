@@ -5,6 +5,11 @@ reacts to three moments of a probed step: a node's output in the forward pass (`
 only for the layers it `observes`), the raw gradients after backward (`after_backward`), and
 the parameters after the optimizer step (`after_step`). It never syncs with the host: it
 `put`s tensors into the Probe, and the recorder copies everything out once per probe.
+
+Per-layer values are a `Vector`: on the CPU's host paths a float64 NumPy array (a small
+NumPy op costs a fraction of a torch op, and a probe does dozens), on an accelerator a
+tensor on the device. The arithmetic the statistics do on them (+ - * /, ** 0.5, .clip)
+is written once for both.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from worker.stats.norms import is_host, on_host
+from worker.stats.norms import Vector, is_host, on_host
 
 Kind = Literal["layer", "timestep", "histogram", "scalar"]
 
@@ -27,16 +32,21 @@ class ParamGroup:
     """One family of parameter tensors (all weights, or all biases) with their owners."""
 
     tensors: list[Tensor]
-    owner: Tensor  # (n_tensors,) long: index into `layers` (below) of each tensor's layer
+    owner: Vector  # (n_tensors,) integer: index into `layers` (below) of each tensor's layer
     layers: list[int]  # layer indices (into the table) that have such parameters
-    numel: Tensor  # (len(layers),) float64: elements per layer
+    numel: Vector  # (len(layers),) float64: elements per layer
     members: dict[int, list[int]] = field(default_factory=dict)  # layer -> its tensors' indices
     host: bool = False  # the host paths take these tensors (and their gradients, their state)
+    one_each: bool = False  # every layer has exactly one tensor (owner is 0, 1, 2, ...)
 
-    def per_layer(self, values: Tensor) -> Tensor:
+    def per_layer(self, values: Vector) -> Vector:
         """Sum per-tensor values (n_tensors,) into per-layer values (len(layers),)."""
+        if self.one_each:
+            return values
+        if isinstance(values, np.ndarray):
+            return np.bincount(self.owner, weights=values, minlength=len(self.layers))
         out = torch.zeros(len(self.layers), dtype=values.dtype, device=values.device)
-        return out.index_add_(0, self.owner, values)
+        return out.index_add_(0, torch.as_tensor(self.owner), values)
 
 
 @dataclass
@@ -55,14 +65,23 @@ class LayerTable:
 def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup:
     layers = sorted({i for i, _ in params})
     slot = {layer: k for k, layer in enumerate(layers)}
-    owner = torch.tensor([slot[i] for i, _ in params], dtype=torch.long, device=device)
-    numel = torch.zeros(len(layers), dtype=torch.float64)
+    owner = [slot[i] for i, _ in params]
+    numel = [0.0] * len(layers)
     members: dict[int, list[int]] = {}
     for k, (i, p) in enumerate(params):
         numel[slot[i]] += p.numel()
         members.setdefault(i, []).append(k)
     tensors = [p for _, p in params]
-    return ParamGroup(tensors, owner, layers, numel.to(device), members, on_host(tensors))
+    host = on_host(tensors)
+    return ParamGroup(
+        tensors,
+        np.array(owner, dtype=np.int64) if host else torch.tensor(owner, device=device),
+        layers,
+        vector(numel, None if host else device),
+        members,
+        host,
+        owner == list(range(len(layers))),
+    )
 
 
 def layer_table(
@@ -110,7 +129,7 @@ class Probe:
 
     step: int
     scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
-    _entries: list[tuple[str, list[int], Tensor]] = field(default_factory=list)
+    _entries: list[tuple[str, list[int], Vector]] = field(default_factory=list)
     _singles: dict[str, tuple[list[int], list[Tensor]]] = field(default_factory=dict)
     _viewed: Tensor | None = None  # the node output `host_array` last looked at
     _view: np.ndarray | None = None
@@ -130,19 +149,20 @@ class Probe:
             self.scratch[key] = compute()
         return self.scratch[key]
 
-    def put(self, name: str, layer: int, value: Tensor) -> None:
-        if value.numel() == 1:
+    def put(self, name: str, layer: int, value: Vector) -> None:
+        if isinstance(value, Tensor) and value.numel() == 1:
             layers, values = self._singles.setdefault(name, ([], []))
             layers.append(layer)
             values.append(value.detach().reshape(()))
         else:
-            self._entries.append((name, [layer], value.detach().reshape(-1)))
+            self.put_many(name, [layer], value)
 
-    def put_many(self, name: str, layers: Sequence[int], values: Tensor) -> None:
-        self._entries.append((name, list(layers), values.detach().reshape(-1)))
+    def put_many(self, name: str, layers: Sequence[int], values: Vector) -> None:
+        flat = values.reshape(-1) if isinstance(values, np.ndarray) else values.detach().reshape(-1)
+        self._entries.append((name, list(layers), flat))
 
     @property
-    def entries(self) -> list[tuple[str, list[int], Tensor]]:
+    def entries(self) -> list[tuple[str, list[int], Vector]]:
         singles = [(n, layers, torch.stack(vs)) for n, (layers, vs) in self._singles.items()]
         return self._entries + singles
 
@@ -169,12 +189,25 @@ class Statistic:
     def after_step(self, probe: Probe, ctx: StepContext, updated: bool) -> None: ...
 
 
-def column(values: Sequence[Tensor | float]) -> Tensor:
-    """One float64 vector of per-layer values: host numbers (what the CPU paths produce) or
-    0-dim tensors (on an accelerator, stacked on the device)."""
+def column(values: Sequence[Tensor | float]) -> Vector:
+    """One float64 vector of per-layer values: host numbers (what the CPU paths produce) in
+    a NumPy array, or 0-dim tensors (on an accelerator) stacked on the device."""
     if not values or not isinstance(values[0], Tensor):  # a run's values are all one kind
-        return torch.tensor(values, dtype=torch.float64)
+        return np.array(values, dtype=np.float64)
     return torch.stack([torch.as_tensor(v) for v in values]).double()
+
+
+def vector(values: Sequence[float], device: torch.device | None) -> Vector:
+    """Numbers known on the host as a float64 Vector: NumPy for the host paths (device None),
+    else a tensor on `device`."""
+    if device is None:
+        return np.array(values, dtype=np.float64)
+    return torch.tensor(values, dtype=torch.float64, device=device)
+
+
+def device_of(v: Vector) -> torch.device | None:
+    """Where a Vector lives, as `vector` takes it: None for NumPy."""
+    return None if isinstance(v, np.ndarray) else v.device
 
 
 def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:

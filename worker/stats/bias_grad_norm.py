@@ -11,5 +11,5 @@ class BiasGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         b = self.table.biases
-        squares = norms(grads_or_zeros(b.tensors), host=b.host).square()
-        probe.put_many(self.name, b.layers, b.per_layer(squares).sqrt())
+        per_tensor = norms(grads_or_zeros(b.tensors), host=b.host)
+        probe.put_many(self.name, b.layers, b.per_layer(per_tensor * per_tensor) ** 0.5)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from worker.stats.base import Probe, column
+from worker.stats.base import Probe, column, device_of, vector
 
 
 def host_values(probe: Probe, out: Tensor) -> np.ndarray | None:
@@ -34,5 +34,4 @@ def put_fractions(probe: Probe, name: str) -> None:
         return
     layers = sorted(counts)
     hits = column([counts[j][0] for j in layers])
-    totals = torch.tensor([counts[j][1] for j in layers], dtype=torch.float64)
-    probe.put_many(name, layers, hits / totals.to(hits.device))
+    probe.put_many(name, layers, hits / vector([counts[j][1] for j in layers], device_of(hits)))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from worker.stats.base import Probe, column
+from worker.stats.base import Probe, Vector, column, device_of, vector
 from worker.stats.kernels import shifted_sums
 
 RAW = "moments/raw"
@@ -46,19 +46,18 @@ def host_sums(x: np.ndarray) -> Sums:
     return shift, total, squares, a.size
 
 
-def table(probe: Probe) -> tuple[list[int], Tensor, Tensor]:
+def table(probe: Probe) -> tuple[list[int], Vector, Vector]:
     """(layers, means, population standard deviations) of every observed output."""
 
-    def compute() -> tuple[list[int], Tensor, Tensor]:
+    def compute() -> tuple[list[int], Vector, Vector]:
         raw: dict[int, Sums] = probe.scratch.get(RAW, {})
         layers = sorted(raw)
         if not layers:
-            empty = torch.zeros(0, dtype=torch.float64)
-            return layers, empty, empty
+            return layers, np.zeros(0), np.zeros(0)
         shift, total, squares = (column([raw[j][k] for j in layers]) for k in range(3))
-        n = torch.tensor([raw[j][3] for j in layers], dtype=torch.float64).to(shift.device)
+        n = vector([raw[j][3] for j in layers], device_of(shift))
         offset = total / n  # mean of the deviations from the shift
-        variance = (squares / n - offset.square()).clamp_min(0)
-        return layers, shift + offset, variance.sqrt()
+        variance = (squares / n - offset * offset).clip(min=0)
+        return layers, shift + offset, variance**0.5
 
     return probe.cached("moments/table", compute)

@@ -21,6 +21,8 @@ from torch import Tensor
 
 from worker.stats.kernels import squares_and_abs, sum_squares
 
+Vector = Tensor | np.ndarray  # float64 per-layer values: host NumPy, or a device tensor
+
 HOST_DTYPES = (torch.float32, torch.float64)
 TINY = 2.0**-1022  # the smallest normal float64
 RESCUE = 2.0**100  # exact; brings a result below the smallest normal back to full precision
@@ -77,25 +79,26 @@ def on_host(tensors: list[Tensor], ord: float = 2.0) -> bool:
     return ord in (1.0, 2.0) and all(is_host(t) for t in tensors)
 
 
-def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> Tensor:
-    """Per-tensor norms as a float64 tensor on the tensors' device (see the module docstring).
-    `host`: whether `on_host(tensors)`, where the caller knows it already."""
+def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> Vector:
+    """Per-tensor norms in float64: a NumPy array where the host paths take the tensors, else
+    a tensor on their device (see the module docstring). `host`: whether
+    `on_host(tensors)`, where the caller knows it already."""
     if not tensors:
-        return torch.zeros(0, dtype=torch.float64)
+        return np.zeros(0)
     if on_host(tensors, ord) if host is None else host and ord in (1.0, 2.0):
-        return torch.tensor([host_norm(t, ord) for t in tensors], dtype=torch.float64)
+        return np.array([host_norm(t, ord) for t in tensors])
     if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
         return torch.stack(torch._foreach_norm(tensors, ord)).double()
     return norms_scaled(tensors)
 
 
-def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Tensor, Tensor]:
+def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Vector, Vector]:
     """Both norms of every tensor. On the CPU they are taken one tensor at a time (a float32
     tensor's in one pass; a float64 one's second pass reads it still in cache)."""
     if not tensors or not (on_host(tensors) if host is None else host):
         return norms(tensors, host=host), norms(tensors, 1.0, host)
     pairs = [host_l2_and_l1(t) for t in tensors]
-    l2, l1 = (torch.tensor(column, dtype=torch.float64) for column in zip(*pairs, strict=True))
+    l2, l1 = np.array(pairs).T
     return l2, l1
 
 

@@ -48,10 +48,12 @@ class UpdateRatio(Statistic):
         if before is None and ctx.optimizer is not None:
             lr = ctx.optimizer.param_groups[0]["lr"]
             direction = _update_direction(ctx.optimizer, w.tensors)
-            moved = w.per_layer(norms(direction, host=w.host).square()).sqrt() * lr
+            per_tensor = norms(direction, host=w.host)
+            moved = w.per_layer(per_tensor * per_tensor) ** 0.5 * lr
         elif before is not None:
             torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # W_before - W_after
-            moved = w.per_layer(norms(before, host=w.host).square()).sqrt()
+            per_tensor = norms(before, host=w.host)
+            moved = w.per_layer(per_tensor * per_tensor) ** 0.5
         else:
             return
         probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

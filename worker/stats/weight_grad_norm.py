@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from torch import Tensor
-
-from worker.stats.base import LayerTable, Probe, Statistic, StepContext, grads_or_zeros
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext, Vector, grads_or_zeros
 from worker.stats.norms import l2_and_l1
 
 
-def weight_grad_norms(probe: Probe, table: LayerTable) -> tuple[Tensor, Tensor]:
+def weight_grad_norms(probe: Probe, table: LayerTable) -> tuple[Vector, Vector]:
     """Per-tensor L2 and L1 norms of the weight gradients, taken together once per probe
     (weight_grad_mean_abs needs the L1 norms)."""
     return probe.cached(
@@ -23,4 +21,4 @@ class WeightGradNorm(Statistic):
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
         l2, _ = weight_grad_norms(probe, self.table)
-        probe.put_many(self.name, w.layers, w.per_layer(l2.square()).sqrt())
+        probe.put_many(self.name, w.layers, w.per_layer(l2 * l2) ** 0.5)

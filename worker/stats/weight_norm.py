@@ -7,30 +7,30 @@ all norms are taken in one batched call after backward."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 from torch import Tensor
 
-from worker.stats.base import LayerTable, Probe, Statistic, StepContext
+from worker.stats.base import LayerTable, Probe, Statistic, StepContext, Vector
 from worker.stats.norms import host_norm, norms, on_host
 
 TAKEN = "weight_norm/taken"  # tensor index -> ||W|| taken in the forward pass
 
 
-def weight_norms(probe: Probe, table: LayerTable) -> Tensor:
+def weight_norms(probe: Probe, table: LayerTable) -> Vector:
     """Per-layer ||W|| at this probe, computed once and shared (update_ratio divides by it);
     norms taken in the forward pass are used, any others are taken now."""
     w = table.weights
 
-    def compute() -> Tensor:
+    def compute() -> Vector:
         taken: dict[int, float] = probe.scratch.get(TAKEN, {})
+        per_tensor: Vector
         if w.host:  # `taken` is only ever filled on this path
-            per_tensor = torch.tensor(
-                [taken[k] if k in taken else host_norm(p) for k, p in enumerate(w.tensors)],
-                dtype=torch.float64,
+            per_tensor = np.array(
+                [taken[k] if k in taken else host_norm(p) for k, p in enumerate(w.tensors)]
             )
         else:
             per_tensor = norms([p.detach() for p in w.tensors])
-        return w.per_layer(per_tensor.square()).sqrt()
+        return w.per_layer(per_tensor * per_tensor) ** 0.5
 
     return probe.cached("weight_norms", compute)
 
