@@ -42,9 +42,10 @@ def test_float32_sums_are_float64_sums(n: int, scale: float) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", SIZES)
-def test_shifted_sums(dtype: type, n: int) -> None:
+@pytest.mark.parametrize("batch", ["one", "each"])
+def test_shifted_sums(dtype: type, n: int, batch: str) -> None:
     a = (values(n, 1e-3, dtype) + 1000).astype(dtype)  # mean far above the spread
-    shift, total, squares = shifted_sums(a)
+    shift, total, squares = shifted_sums(a.reshape((1 if batch == "one" else n), -1))
     d = a.astype(np.float64) - float(a[0])
     assert shift == float(a[0])
     assert total == pytest.approx(float(d.sum()), rel=1e-12, abs=1e-12)
@@ -54,7 +55,7 @@ def test_shifted_sums(dtype: type, n: int) -> None:
 def test_nan_and_inf_propagate() -> None:
     """A diverged run's values go through as NumPy would take them (no fast-math NaN rules)."""
     a = np.array([1.0, np.nan, 2.0], np.float32)
-    assert math.isnan(sum_squares(a)) and math.isnan(shifted_sums(a)[1])
+    assert math.isnan(sum_squares(a)) and math.isnan(shifted_sums(a.reshape(3, 1))[1])
     assert math.isinf(sum_squares(np.array([1.0, np.inf], np.float32)))
     assert math.isnan(squares_and_abs(np.array([np.inf, -np.inf], np.float32))[0] - math.inf)
 
@@ -77,7 +78,7 @@ def test_units_below(dtype: type, inclusive: bool) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_outside_band(dtype: type) -> None:
-    a = np.random.default_rng(2).uniform(0, 1, 1001).astype(dtype)
+    a = np.random.default_rng(2).uniform(0, 1, (13, 77)).astype(dtype)
     want = int(np.sum(np.abs(a.astype(np.float64) - 0.5) > 0.45))
     assert outside_band(a, 0.5, 0.45) == want > 0
 

@@ -135,12 +135,15 @@ class Probe:
     _view: np.ndarray | None = None
 
     def host_array(self, out: Tensor) -> np.ndarray | None:
-        """A NumPy view of a node output's memory where the host paths take it (a float32 or
-        float64 CPU tensor), else None; made once per node for all the statistics that
-        read that output."""
+        """Where the host paths take a node output (a float32 or float64 CPU tensor), its
+        values as a contiguous (batch, units) NumPy array: its own memory, unless it is not
+        contiguous. Else None. Made once per node for all the statistics that read it; a
+        unit is everything but the batch axis (one channel-position, one time step's
+        feature)."""
         if out is not self._viewed:
             x = out.detach()
-            self._viewed, self._view = out, (x.numpy() if is_host(x) else None)
+            rows = np.ascontiguousarray(x.numpy()).reshape(len(x), -1) if is_host(x) else None
+            self._viewed, self._view = out, rows
         return self._view
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:

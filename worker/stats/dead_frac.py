@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.fractions import count, host_values, put_fractions
+from worker.stats.fractions import count, put_fractions
 from worker.stats.kernels import units_below
 
 SELU_LA = 1.0507009873554805 * 1.6732632423543772  # lambda * alpha: SELU's peak slope
@@ -32,7 +32,7 @@ class DeadFrac(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         floor, inclusive = FLOOR[self.table.activations[layer]]  # type: ignore[index]
-        rows = host_values(probe, out)
+        rows = probe.host_array(out)
         if rows is not None:
             count(probe, self.name, layer, units_below(rows, floor, inclusive), rows.shape[1])
             return

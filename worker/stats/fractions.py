@@ -7,18 +7,10 @@ accelerator the same tests run as device ops and nothing is read on the host."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, column, device_of, vector
-
-
-def host_values(probe: Probe, out: Tensor) -> np.ndarray | None:
-    """On the CPU, a node output's values as a contiguous (batch, units) array (a unit is
-    everything but the batch axis); None on an accelerator."""
-    a = probe.host_array(out)
-    return None if a is None else np.ascontiguousarray(a).reshape(a.shape[0], -1)
 
 
 def count(probe: Probe, name: str, layer: int, hits: Tensor | int, total: int) -> None:

@@ -33,10 +33,12 @@ def _compile(signatures: list[str]):  # type: ignore[no-untyped-def]
     return numba.njit(signatures, nogil=True, cache=True, fastmath={"reassoc", "contract"})
 
 
-@_compile(["UniTuple(f8, 3)(f4[::1])", "UniTuple(f8, 3)(f8[::1])"])
-def shifted_sums(a: np.ndarray) -> tuple[float, float, float]:
-    """(s, sum of d, sum of d^2) with d = a - s and s = a[0]: the mean and variance then lose
-    no precision to a mean much larger than the spread. `a` is not empty."""
+@_compile(["UniTuple(f8, 3)(f4[:, ::1])", "UniTuple(f8, 3)(f8[:, ::1])"])
+def shifted_sums(rows: np.ndarray) -> tuple[float, float, float]:
+    """(s, sum of d, sum of d^2) over all values of `rows`, with d = value - s and s the
+    first value: the mean and variance then lose no precision to a mean much larger than
+    the spread. `rows` is not empty."""
+    a = rows.reshape(rows.size)  # one vectorised loop over all values
     shift = np.float64(a[0])
     total = 0.0
     squares = 0.0
@@ -85,9 +87,10 @@ def units_below(rows: np.ndarray, floor: float, inclusive: bool) -> int:
     return count
 
 
-@_compile(["i8(f4[::1], f8, f8)", "i8(f8[::1], f8, f8)"])
-def outside_band(a: np.ndarray, centre: float, radius: float) -> int:
-    """How many values lie farther than `radius` from `centre`."""
+@_compile(["i8(f4[:, ::1], f8, f8)", "i8(f8[:, ::1], f8, f8)"])
+def outside_band(rows: np.ndarray, centre: float, radius: float) -> int:
+    """How many values of `rows` lie farther than `radius` from `centre`."""
+    a = rows.reshape(rows.size)
     count = 0
     for i in range(a.shape[0]):
         if abs(np.float64(a[i]) - centre) > radius:

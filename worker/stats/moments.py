@@ -27,8 +27,8 @@ def observe(probe: Probe, layer: int, out: Tensor) -> None:
     """Record the sums of `out` (once per layer, whichever statistic asks first)."""
     raw: dict[int, Sums] = probe.scratch.setdefault(RAW, {})
     if layer not in raw:
-        a = probe.host_array(out)
-        raw[layer] = device_sums(out.detach()) if a is None else host_sums(a)
+        rows = probe.host_array(out)
+        raw[layer] = device_sums(out.detach()) if rows is None else host_sums(rows)
 
 
 def device_sums(x: Tensor) -> Sums:
@@ -38,12 +38,11 @@ def device_sums(x: Tensor) -> Sums:
     return x[0], d.sum(), torch.dot(d, d), x.numel()
 
 
-def host_sums(x: np.ndarray) -> Sums:
-    a = np.ascontiguousarray(x).reshape(-1)
-    if not a.size:
+def host_sums(rows: np.ndarray) -> Sums:
+    if not rows.size:
         return 0.0, 0.0, 0.0, 0
-    shift, total, squares = shifted_sums(a)
-    return shift, total, squares, a.size
+    shift, total, squares = shifted_sums(rows)
+    return shift, total, squares, rows.size
 
 
 def table(probe: Probe) -> tuple[list[int], Vector, Vector]:

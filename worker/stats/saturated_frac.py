@@ -10,7 +10,7 @@ import math
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.fractions import count, host_values, put_fractions
+from worker.stats.fractions import count, put_fractions
 from worker.stats.kernels import outside_band
 
 THRESHOLD = 0.02  # of the derivative's peak
@@ -30,10 +30,9 @@ class SaturatedFrac(Statistic):
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         centre, radius = BAND[self.table.activations[layer]]  # type: ignore[index]
-        rows = host_values(probe, out)
+        rows = probe.host_array(out)
         if rows is not None:
-            hits = outside_band(rows.reshape(-1), centre, radius)
-            count(probe, self.name, layer, hits, rows.size)
+            count(probe, self.name, layer, outside_band(rows, centre, radius), rows.size)
             return
         y = out.detach()
         count(probe, self.name, layer, (y - centre).abs() > radius, y.numel())
