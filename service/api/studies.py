@@ -24,7 +24,7 @@ from service.api.study_submit import submit_study
 from service.api.study_views import study_brief, study_path, study_view
 from service.settings import Settings
 from service.store.db import session_scope
-from service.store.jobs import ACTIVE, request_cancel
+from service.store.jobs import ACTIVE, lock_jobs, request_cancel
 from service.store.models import Study
 from service.store.studies import get_study, page_studies, study_jobs
 
@@ -149,6 +149,7 @@ def cancel_study(
     active = [j for j in study_jobs(session, [study.id])[study.id] if j.status in ACTIVE]
     if not active:
         raise ApiError(409, "study-final", f"every cell of study {study.id} has ended")
+    lock_jobs(session, [job.id for job in active])
     for job in active:
         request_cancel(session, job)
         background.add_task(revoke, celery, job.id)

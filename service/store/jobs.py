@@ -49,29 +49,27 @@ def active_jobs(session: Session, tenant_id: str) -> int:
 
 
 def active_counts(session: Session, tenant_ids: set[str]) -> dict[str, int]:
-    """Each tenant's queued + running jobs (0 for none), for a submit about to add some.
+    """Each tenant's queued + running jobs, for a submit about to add some.
 
-    The tenants' rows stay locked (PostgreSQL) until the transaction ends, so that two
-    submits of one tenant in flight at once cannot both pass its limit: the second counts
-    after the first committed. SQLite has one writer at a time and the API submits one
-    batch at a time there (service/api/submit_batch.py)."""
-    ids = {"tenant_ids": list(tenant_ids)}
-    session.execute(_LOCK_TENANTS, ids)
+    The count is the tenant row's `active_jobs`, which triggers keep (migration 0006). The
+    rows stay locked (PostgreSQL) until the transaction ends, so that two submits of one
+    tenant in flight at once cannot both pass its limit: the second reads the count after
+    the first committed. SQLite has one writer at a time and the API submits one batch at a
+    time there (service/api/submit_batch.py)."""
+    rows = session.execute(_LOCK_AND_COUNT, {"tenant_ids": list(tenant_ids)})
     counts = {tenant: 0 for tenant in tenant_ids}
-    counts.update({tenant: int(n) for tenant, n in session.execute(_COUNT_ACTIVE, ids)})
+    counts.update({tenant: int(n) for tenant, n in rows})
     return counts
 
 
-# Built once: a batch of POSTs runs these, and building a statement costs more than running
-# it through SQLAlchemy's compiled cache.
+# Built once: a batch of POSTs runs it, and building a statement costs more than running it
+# through SQLAlchemy's compiled cache.
 _TENANT_IDS: BindParameter[str] = bindparam("tenant_ids", expanding=True)
-_LOCK_TENANTS = (
-    select(Tenant.id).where(Tenant.id.in_(_TENANT_IDS)).order_by(Tenant.id).with_for_update()
-)
-_COUNT_ACTIVE = (
-    select(Job.tenant_id, func.count())
-    .where(Job.tenant_id.in_(_TENANT_IDS), Job.status.in_(ACTIVE))
-    .group_by(Job.tenant_id)
+_LOCK_AND_COUNT = (
+    select(Tenant.id, Tenant.active_jobs)
+    .where(Tenant.id.in_(_TENANT_IDS))
+    .order_by(Tenant.id)
+    .with_for_update()
 )
 
 
@@ -331,6 +329,14 @@ def request_cancel(session: Session, job: Job) -> None:
         .values(status="cancelled", finished_at=now)
     )
     session.refresh(job)
+
+
+def lock_jobs(session: Session, job_ids: Sequence[str]) -> None:
+    """Lock the jobs' rows (PostgreSQL) before changing their status one by one: a status
+    change also locks the tenant's row (its active-job count, migration 0006), and a worker
+    ending one of these jobs holds that job's row while it waits for the tenant's. Taking
+    every job first, in one order, is what keeps the two from waiting on each other."""
+    session.execute(select(Job.id).where(Job.id.in_(job_ids)).order_by(Job.id).with_for_update())
 
 
 def delete_job(session: Session, job_id: str) -> None:

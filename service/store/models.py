@@ -54,6 +54,9 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The tenant's queued + running jobs, kept by triggers on `jobs` (migration 0006): read
+    # under the row's lock at each submit, instead of counting the jobs.
+    active_jobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):

@@ -21,7 +21,7 @@ from service.store.migrate import upgrade
 from service.tasks.app import TASK, make_app, publish, publish_many
 from service.tasks.redis_messages import message
 from tests.integration.harness import Postgres, Redis, Service
-from tests.service.test_store import assert_inserted_as_added
+from tests.service.test_store import assert_active_count_follows_the_jobs, assert_inserted_as_added
 
 
 def test_a_batch_lands_in_its_queues_as_celery_messages(
@@ -124,4 +124,13 @@ def test_a_job_inserted_by_a_batch_is_the_row_add_job_writes_on_postgresql(
     with session_scope(url) as session:
         tenant = create_key(session, "t").tenant_id
     assert_inserted_as_added(url, tenant)
+    engine_for(url).dispose()
+
+
+def test_the_active_job_count_follows_the_jobs_on_postgresql(postgres: Postgres) -> None:
+    url = postgres.new_database()
+    upgrade(url)
+    with session_scope(url) as session:
+        tenant = create_key(session, "t").tenant_id
+    assert_active_count_follows_the_jobs(url, tenant)
     engine_for(url).dispose()

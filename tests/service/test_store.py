@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service.store.db import session_scope
 from service.store.jobs import (
+    ACTIVE,
+    active_counts,
     add_job,
     claim,
+    delete_job,
     finish,
     get_job,
     insert_jobs,
@@ -174,6 +177,48 @@ def assert_inserted_as_added(url: str, tenant: str) -> None:
 
 def test_a_job_inserted_by_a_batch_is_the_row_add_job_writes(url: str, tenant: str) -> None:
     assert_inserted_as_added(url, tenant)
+
+
+def assert_active_count_follows_the_jobs(url: str, tenant: str) -> None:
+    """The tenant's `active_jobs` (kept by triggers, migration 0006) is its queued + running
+    jobs after every kind of write: inserts, claims, ends, cancels, sweeps, deletes."""
+
+    def counted() -> int:
+        with session_scope(url) as s:
+            kept = active_counts(s, {tenant})[tenant]
+            active = select(func.count()).where(Job.tenant_id == tenant, Job.status.in_(ACTIVE))
+            assert kept == s.scalar(active)
+        return kept
+
+    assert counted() == 0
+    a, b, c, d = (_job(url, tenant) for _ in range(4))
+    with session_scope(url) as s:
+        more = [new_job(tenant, SPEC, 10, "cpu", None) for _ in range(3)]
+        insert_jobs(s, more, [(more[0], "k", "d" * 64)])
+    assert counted() == 7
+    with session_scope(url) as s:
+        done, lost = claim(s, a, "w", 30), claim(s, b, "dead", lease_s=-1)
+        assert claim(s, c, "w", 30) is not None
+    assert done is not None and lost is not None and counted() == 7  # running is active
+    with session_scope(url) as s:
+        progress(s, a, done.token, 3, 0.1)
+        assert finish(s, a, done.token, "succeeded", document=b"{}")
+    assert counted() == 6
+    with session_scope(url) as s:
+        assert sweep(s, max_attempts=1, republish_after_s=600).failed == [b]
+        for job_id in (c, d):  # running: flagged only; queued: cancelled at once
+            job = get_job(s, job_id)
+            assert job is not None
+            request_cancel(s, job)
+    assert counted() == 4
+    with session_scope(url) as s:
+        delete_job(s, more[0].id)
+        delete_job(s, a)  # an ended job: no change
+    assert counted() == 3
+
+
+def test_the_active_job_count_follows_the_jobs(url: str, tenant: str) -> None:
+    assert_active_count_follows_the_jobs(url, tenant)
 
 
 def test_keys_are_stored_hashed_and_revocable(url: str) -> None:
