@@ -36,7 +36,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "softsign": nn.Softsign,
     "linear": nn.Identity,
 }
-Observer = Callable[[int, Tensor], None]
+Observer = Callable[[list[Tensor]], None]
 
 
 def _norm(kind: str, shape: Shape) -> nn.Module:
@@ -86,7 +86,8 @@ MODULES: dict[str, Callable[[Any, Shape], nn.Module]] = {
 
 class GraphNet(nn.Module):
     """Runs the plan's nodes in depth order. `observer`, when set (only on probed steps),
-    sees every node's output: that is where activation statistics and dL/dh hooks attach."""
+    sees every node's output, in order, once the forward pass is done (they are all held
+    until then anyway): that is where activation statistics and dL/dh hooks attach."""
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -103,11 +104,10 @@ class GraphNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         outs: list[Tensor] = []
-        for i, node in enumerate(self.nodes):
-            y = node(*[x if j < 0 else outs[j] for j in self.sources[i]])
-            if self.observer is not None:
-                self.observer(i, y)
-            outs.append(y)
+        for node, sources in zip(self.nodes, self.sources, strict=True):
+            outs.append(node(*[x if j < 0 else outs[j] for j in sources]))
+        if self.observer is not None:
+            self.observer(outs)
         return outs[self.output]
 
 

@@ -63,6 +63,7 @@ class Recorder:
         self.model, self.stats, self.target_kind = model, stats, target_kind
         self.schedule = set(schedule)
         self.n_layers = len(model.names)
+        self.all_layers = list(range(self.n_layers))
         self.observers = [observers(stats, layer) for layer in range(self.n_layers)]
         self.backward_stats = overriding(stats, "after_backward")
         self.step_stats = overriding(stats, "after_step")
@@ -83,11 +84,14 @@ class Recorder:
             if any(self.observers):
                 self.model.observer = self._observe
 
-    def _observe(self, layer: int, out: Tensor) -> None:
+    def _observe(self, outs: list[Tensor]) -> None:
+        """Every node's output at the end of the forward pass, in one tight loop (between
+        layers' kernels, which evict it from the caches, Python runs several times slower)."""
         probe = self.probe
         assert probe is not None
-        for on_output in self.observers[layer]:
-            on_output(probe, layer, out)
+        for layer, (out, fns) in enumerate(zip(outs, self.observers, strict=True)):
+            for on_output in fns:
+                on_output(probe, layer, out)
 
     def start(self, optimizer: torch.optim.Optimizer, loss_scaling: bool) -> None:
         # with fp16 loss scaling a step can be skipped, so the optimizer's state alone
@@ -142,9 +146,8 @@ class Recorder:
         self.pending_losses = []
 
     def _flush(self, probe: Probe) -> None:
-        entries = probe.entries  # stacks the gathered single values: once
-        values = [v for _, _, v in entries] + [torch.stack(self.pending_losses)]
-        host = self._host(values)
+        entries = probe.entries
+        host = self._host([v for _, _, v in entries] + [torch.stack(self.pending_losses)])
         self._check_losses(host.pop())
         rows: dict[str, list[float | None]] = {
             s.name: [None] * self.n_layers for s in self.stats if s.kind == "layer"
@@ -155,16 +158,20 @@ class Recorder:
             if s.kind in ("timestep", "histogram")
         }
         scalars: dict[str, float | None] = {}
-        nonfinite = False
+        per_layer: list[np.ndarray] = []
         for (name, layers, _), value in zip(entries, host, strict=True):
             if name in rows:
+                per_layer.append(value)
+                if layers == self.all_layers:
+                    rows[name] = value.tolist()
+                    continue
                 for layer, v in zip(layers, value.tolist(), strict=True):
                     rows[name][layer] = v
-                nonfinite |= not bool(np.isfinite(value).all())
             elif name in vectors:
                 vectors[name][layers[0]] = value.tolist()
             else:
                 scalars[name] = float(value[0])
+        nonfinite = bool(per_layer) and not np.isfinite(np.concatenate(per_layer)).all()
         if nonfinite and self.rec.first_nonfinite_step is None:
             self.rec.first_nonfinite_step = probe.step
             self.stop = True

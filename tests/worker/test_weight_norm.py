@@ -1,6 +1,5 @@
-"""weight_norm on the CPU is taken in the forward pass, layer by layer: every weight tensor
-is normed there, and the value is the norm of the weights the step started from, even once
-the update has moved them (update_ratio divides by it)."""
+"""weight_norm is the norm of the weights the probed step started from: taken after backward,
+before the update, and kept for the probe (update_ratio divides by it after the update)."""
 
 from __future__ import annotations
 
@@ -13,29 +12,24 @@ from gradprobe.plan import parse_spec
 from gradprobe.spec import Caps
 from worker.run import attach, prepare
 from worker.stats.base import Probe
-from worker.stats.weight_norm import TAKEN, WeightNorm, weight_norms
+from worker.stats.weight_norm import WeightNorm, weight_norms
 
 TEACHER = {"name": "teacher", "input_dim": 6, "classes": 3, "samples": 64, "teacher_width": 8}
 
 
-def test_weight_norms_are_taken_in_the_forward_pass(make_spec: Any) -> None:
+def test_weight_norms_are_those_before_the_update(make_spec: Any) -> None:
     doc = make_spec({"type": "mlp", "depth": 3, "width": 8}, TEACHER, precision="fp32")
     run = prepare(parse_spec(doc), Caps())
     stat = next(s for s in attach(run, run.spec.probe) if isinstance(s, WeightNorm))
-    probe = Probe(0)
-    observed = [layer for layer in range(len(run.model.names)) if stat.observes(layer)]
-    run.model.observer = lambda layer, out: (
-        stat.on_output(probe, layer, out) if layer in observed else None
-    )
-    run.model(run.batches.next()[0])
-    run.model.observer = None
     w = stat.table.weights
-    assert sorted(probe.scratch[TAKEN]) == list(range(len(w.tensors)))
-
     before = [p.detach().double().norm().item() for p in w.tensors]
-    with torch.no_grad():  # an update after the forward pass does not change the value
+    probe = Probe(0)
+    first = np.asarray(weight_norms(probe, stat.table)).copy()  # NumPy on the host paths
+    with torch.no_grad():  # the update moves the weights
         for p in w.tensors:
             p.mul_(3.0)
-    got = np.asarray(weight_norms(probe, stat.table))  # NumPy on the host paths
+    kept = np.asarray(weight_norms(probe, stat.table))
     expected = [np.sqrt(sum(before[k] ** 2 for k in w.members[layer])) for layer in w.layers]
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(first, expected, rtol=1e-6)
+    np.testing.assert_array_equal(kept, first)  # the probe's value, not the moved weights
+    np.testing.assert_allclose(np.asarray(weight_norms(Probe(1), stat.table)), 3 * first, rtol=1e-6)

@@ -122,15 +122,14 @@ class StepContext:
 
 @dataclass
 class Probe:
-    """The values one probed step produced, still on the device. An entry is (statistic,
-    layers, values): one value per layer for per-layer statistics, or one layer and a
-    vector for per-layer vectors (time steps, histogram bins). Single values put one layer
-    at a time are gathered per statistic and stacked once, at the end."""
+    """The values one probed step produced, still on the device (or in host memory, on the
+    host paths). An entry is (statistic, layers, values): one value per layer for per-layer
+    statistics, one layer and a vector for per-layer vectors (time steps, histogram bins),
+    layer -1 and one value for a scalar."""
 
     step: int
     scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
-    _entries: list[tuple[str, list[int], Vector]] = field(default_factory=list)
-    _singles: dict[str, tuple[list[int], list[Tensor]]] = field(default_factory=dict)
+    entries: list[tuple[str, list[int], Vector]] = field(default_factory=list)
     _viewed: Tensor | None = None  # the node output `host_array` last looked at
     _view: np.ndarray | None = None
 
@@ -153,21 +152,11 @@ class Probe:
         return self.scratch[key]
 
     def put(self, name: str, layer: int, value: Vector) -> None:
-        if isinstance(value, Tensor) and value.numel() == 1:
-            layers, values = self._singles.setdefault(name, ([], []))
-            layers.append(layer)
-            values.append(value.detach().reshape(()))
-        else:
-            self.put_many(name, [layer], value)
+        self.put_many(name, [layer], value)
 
     def put_many(self, name: str, layers: Sequence[int], values: Vector) -> None:
         flat = values.reshape(-1) if isinstance(values, np.ndarray) else values.detach().reshape(-1)
-        self._entries.append((name, list(layers), flat))
-
-    @property
-    def entries(self) -> list[tuple[str, list[int], Vector]]:
-        singles = [(n, layers, torch.stack(vs)) for n, (layers, vs) in self._singles.items()]
-        return self._entries + singles
+        self.entries.append((name, list(layers), flat))
 
 
 class Statistic:
