@@ -190,6 +190,8 @@ def attach(run: Prepared, probe: ProbeSpec) -> list[Statistic]:
         [getattr(la.node, "fn", None) for la in layers],
         list(run.model.nodes),
         run.device,
+        run.model.sources,
+        run.model.output,
     )
     stats = selected(probe)
     for s in stats:

@@ -60,6 +60,12 @@ class LayerTable:
     weights: ParamGroup
     biases: ParamGroup
     device: torch.device
+    sources: list[list[int]]  # each layer's inputs (-1: the data)
+    output: int  # the layer whose output is the network's
+
+    def consumers(self, layer: int) -> list[int]:
+        """The layers that take this layer's output as an input."""
+        return [k for k, inputs in enumerate(self.sources) if layer in inputs]
 
 
 def _group(params: list[tuple[int, Tensor]], device: torch.device) -> ParamGroup:
@@ -90,6 +96,8 @@ def layer_table(
     activations: list[str | None],
     modules: Sequence[nn.Module],
     device: torch.device,
+    sources: list[list[int]],
+    output: int,
 ) -> LayerTable:
     """Split every layer's parameters into weights (matrices, norm scales, embeddings) and
     biases (any parameter whose name ends in 'bias' or holds 'bias_')."""
@@ -107,6 +115,8 @@ def layer_table(
         _group(weights, device),
         _group(biases, device),
         device,
+        sources,
+        output,
     )
 
 

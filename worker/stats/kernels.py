@@ -96,3 +96,45 @@ def outside_band(rows: np.ndarray, centre: float, radius: float) -> int:
         if abs(np.float64(a[i]) - centre) > radius:
             count += 1
     return count
+
+
+# The activations whose derivative f'(z) can be read off their output y = f(z), as two
+# quadratics in y, one where y > 0 and one elsewhere: (a0, a1, a2, b0, b1, b2) gives
+# f'(z) = a0 + a1 y + a2 y^2 where y > 0, else b0 + b1 y + b2 y^2.
+SELU_LAMBDA = 1.0507009873554805
+SELU_LA = SELU_LAMBDA * 1.6732632423543772  # lambda * alpha
+SLOPE_FROM_OUTPUT: dict[str, tuple[float, float, float, float, float, float]] = {
+    "linear": (1, 0, 0, 1, 0, 0),
+    "relu": (1, 0, 0, 0, 0, 0),
+    "leaky_relu": (1, 0, 0, 0.01, 0, 0),
+    "elu": (1, 0, 0, 1, 1, 0),  # e^z = y + 1 for z < 0 (alpha 1)
+    "selu": (SELU_LAMBDA, 0, 0, SELU_LA, 1, 0),  # lambda alpha e^z = y + lambda alpha
+    "tanh": (1, 0, -1, 1, 0, -1),  # 1 - y^2
+    "sigmoid": (0, 1, -1, 0, 1, -1),  # y (1 - y)
+    "softsign": (1, -2, 1, 1, 2, 1),  # (1 - |y|)^2
+}
+
+
+@_compile(
+    [
+        "UniTuple(f8, 2)(f4[:, ::1], f4[:, ::1], f8[::1])",
+        "UniTuple(f8, 2)(f8[:, ::1], f8[:, ::1], f8[::1])",
+    ]
+)
+def through_activation(grad: np.ndarray, out: np.ndarray, slope: np.ndarray) -> tuple[float, float]:
+    """(sum of g^2, sum of (g f'(z))^2) for g = dL/dy at an activation's output y = f(z):
+    the squared norms of the gradient at y and of the gradient at z, which is g f'(z) when
+    y is z's only use. `slope` is f' as SLOPE_FROM_OUTPUT has it; all in float64. `grad`
+    and `out` have the same shape."""
+    g = grad.reshape(grad.size)
+    y = out.reshape(out.size)
+    a0, a1, a2, b0, b1, b2 = slope[0], slope[1], slope[2], slope[3], slope[4], slope[5]
+    at_y = 0.0
+    at_z = 0.0
+    for i in range(g.shape[0]):
+        gi = np.float64(g[i])
+        yi = np.float64(y[i])
+        d = gi * ((a0 + (a1 + a2 * yi) * yi) if yi > 0 else (b0 + (b1 + b2 * yi) * yi))
+        at_y += gi * gi
+        at_z += d * d
+    return at_y, at_z
