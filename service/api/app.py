@@ -16,6 +16,7 @@ import gradprobe
 from service.api import (
     events,
     health,
+    heap,
     jobs,
     plots,
     problems,
@@ -63,13 +64,20 @@ async def listen_for_changes(app: FastAPI) -> AsyncIterator[None]:
             changes.stop()
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with listen_for_changes(app):
+        heap.settle()  # start-up is done
+        yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     app = FastAPI(
         title="gradprobe",
         version=gradprobe.__version__,
         description=DESCRIPTION,
-        lifespan=listen_for_changes,
+        lifespan=lifespan,
     )
     app.state.settings = s
     app.state.celery = make_app(s)
