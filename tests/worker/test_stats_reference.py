@@ -283,7 +283,7 @@ def test_accelerator_paths_match_autograd_too(
     """On the CPU, norms, moments and unit counts read host memory (BLAS, NumPy); on an
     accelerator they are torch ops with no host read. Forced onto the CPU here, the
     accelerator's paths must match the reference as well."""
-    for module in ("norms", "base"):
+    for module in ("norms", "base", "accuracy"):
         monkeypatch.setattr(f"worker.stats.{module}.is_host", lambda t: False)
     doc = doc_for(make_spec, case)
     result = execute(doc)
