@@ -174,11 +174,12 @@ def test_the_notices_migrate_down_and_up(store: str) -> None:
             )
             return {r[0] for r in rows}
 
-    assert triggers() == {"jobs_view_changed", "jobs_deleted"}
+    notices = {"jobs_view_changed", "jobs_deleted"}  # beside 0006's active-job count
+    assert notices <= triggers()
     command.downgrade(alembic_config(store), "0004")
     assert triggers() == set()
     command.upgrade(alembic_config(store), "head")
-    assert triggers() == {"jobs_view_changed", "jobs_deleted"}
+    assert notices <= triggers()
 
 
 def test_polls_survive_a_database_restart(service: Service, postgres: Postgres) -> None:
