@@ -9,7 +9,9 @@ every=10, a block at every=1 (activation statistics on). Every block of a round 
 the same weights and the same batches (restored before each block, outside the timing), with
 a fresh optimizer, and the order of the blocks rotates from round to round. Each block's mean
 step time is divided by the bare block's of the same round; the table reports the median
-ratio over rounds.
+ratio over rounds. Every column runs with the heap allocated before it frozen out of the
+garbage collector's sight, as execute() trains (worker.run.frozen_heap): unfrozen, a full
+collection (~90 ms here) lands on whichever block happens to trigger it.
 
 --refs adds reference columns, measured the same way (their blocks interleaved in the same
 rounds, ratios against the same bare blocks), each where it installs and applies:
@@ -46,7 +48,7 @@ from gradprobe.plan import parse_spec
 from gradprobe.spec import Caps
 from worker.losses import loss_fn
 from worker.recorder import Recorder
-from worker.run import attach, prepare
+from worker.run import attach, frozen_heap, prepare
 from worker.trainer import train
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -356,14 +358,16 @@ def measure(
         runners |= {k: ref.run for k, ref in refs.items()}
         times: dict[str, list[float]] = {k: [] for k in runners}
         keys = list(runners)
-        for i in range(rounds):
-            # Every block of a round starts from the same weights and batches, and the order
-            # rotates: each column then times the same training steps, not the steps that
-            # follow the other columns' updates, and no column always runs first or last.
-            start = s.snapshot()
-            for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
-                s.restore(start)
-                times[key].append(runners[key](block))
+        with frozen_heap():  # every column, as execute() trains
+            for i in range(rounds):
+                # Every block of a round starts from the same weights and batches, and the
+                # order rotates: each column then times the same training steps, not the
+                # steps that follow the other columns' updates, and no column always runs
+                # first or last.
+                start = s.snapshot()
+                for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
+                    s.restore(start)
+                    times[key].append(runners[key](block))
     finally:
         for ref in refs.values():
             ref.close()

@@ -3,10 +3,12 @@ and the bound on the result's size."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any
 
-from worker.run import execute
+from worker.run import execute, frozen_heap
 from worker.schedule import METRICS_BUDGET_BYTES, probe_steps
 
 MLP = {"type": "mlp", "depth": 3, "width": 16}
@@ -107,3 +109,26 @@ def test_learning_only_the_class_frequencies_is_not_training() -> None:
         result.summary.loss_drop is not None
         and result.summary.loss_drop > checks["not_training"].value
     )
+
+
+def test_training_runs_with_the_heap_frozen_and_leaves_nothing_frozen() -> None:
+    """execute() hides the heap from full garbage collections while it trains, and unfreezes
+    it after: a reference cycle made before or during the run is collected afterwards."""
+
+    class Node:
+        other: Node | None = None
+
+    def cycle() -> weakref.ref[Node]:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        return weakref.ref(a)
+
+    before = cycle()
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        during = cycle()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert before() is None and during() is None
+    execute({"model": {"type": "mlp", "depth": 2, "width": 8}, "train": {"steps": 2}})
+    assert gc.get_freeze_count() == 0
