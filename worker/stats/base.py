@@ -1,10 +1,11 @@
 """What every statistic builds on: the layer table, the per-probe buffer, the base class.
 
 A statistic is one small class with a stable `name` (a key of the result document). It
-reacts to three moments of a probed step: a node's output in the forward pass (`on_output`,
-only for the layers it `observes`), the raw gradients after backward (`after_backward`), and
-the parameters after the optimizer step (`after_step`). It never syncs with the host: it
-`put`s tensors into the Probe, and the recorder copies everything out once per probe.
+reacts to three moments of a probed step: a node's output, once the forward pass is done
+(`on_output`, only for the layers it `observes`), the raw gradients after backward
+(`after_backward`), and the parameters after the optimizer step (`after_step`). It never
+syncs with the host: it `put`s values into the Probe, and the recorder copies everything out
+once per probe.
 
 Per-layer values are a `Vector`: on the CPU's host paths a float64 NumPy array (a small
 NumPy op costs a fraction of a torch op, and a probe does dozens), on an accelerator a
