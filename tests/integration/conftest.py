@@ -19,6 +19,15 @@ def postgres() -> Iterator[Postgres]:
     pg.remove()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store on each database a migration must run on."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    pg: Postgres = request.getfixturevalue("postgres")
+    return pg.new_database()
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[Redis]:
     server = Redis(tmp_path).start()

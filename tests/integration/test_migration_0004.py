@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from service.store.migrate import alembic_config
-from tests.integration.harness import Postgres
 
 NORMS = '{"step": 5, "metrics": ["act_grad_norm"], "layers": {"h1.linear": [0.5]}}'
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    pg: Postgres = request.getfixturevalue("postgres")
-    return pg.new_database()
 
 
 def columns(engine: sa.Engine) -> set[str]:

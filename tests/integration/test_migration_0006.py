@@ -3,28 +3,16 @@ PostgreSQL: the count starts as the jobs already stored, then follows them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from service.store.migrate import alembic_config
-from tests.integration.harness import Postgres
 
 JOB = (
     "INSERT INTO jobs (id, tenant_id, status, queue, spec, created_at, updated_at, attempt,"
     " cancel_requested, step, total_steps) VALUES ('{id}', '{tenant}', '{status}', 'cpu', '{{}}',"
     " '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0, false, 0, 9)"
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    pg: Postgres = request.getfixturevalue("postgres")
-    return pg.new_database()
 
 
 def counts(engine: sa.Engine) -> dict[str, int]:

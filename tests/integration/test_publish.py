@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -116,21 +117,21 @@ def test_concurrent_posts_never_pass_the_active_job_limit(service: Service) -> N
         assert len(http.get("/v1/jobs", params={"limit": 100}).json()["items"]) == 5
 
 
+def on_a_fresh_postgresql(postgres: Postgres, check: Callable[[str, str], None]) -> None:
+    """`check(url, tenant)` on a new migrated database with one tenant."""
+    url = postgres.new_database()
+    upgrade(url)
+    with session_scope(url) as session:
+        tenant = create_key(session, "t").tenant_id
+    check(url, tenant)
+    engine_for(url).dispose()
+
+
 def test_a_job_inserted_by_a_batch_is_the_row_add_job_writes_on_postgresql(
     postgres: Postgres,
 ) -> None:
-    url = postgres.new_database()
-    upgrade(url)
-    with session_scope(url) as session:
-        tenant = create_key(session, "t").tenant_id
-    assert_inserted_as_added(url, tenant)
-    engine_for(url).dispose()
+    on_a_fresh_postgresql(postgres, assert_inserted_as_added)
 
 
 def test_the_active_job_count_follows_the_jobs_on_postgresql(postgres: Postgres) -> None:
-    url = postgres.new_database()
-    upgrade(url)
-    with session_scope(url) as session:
-        tenant = create_key(session, "t").tenant_id
-    assert_active_count_follows_the_jobs(url, tenant)
-    engine_for(url).dispose()
+    on_a_fresh_postgresql(postgres, assert_active_count_follows_the_jobs)
