@@ -18,11 +18,8 @@ class GradHistogram(Statistic):
 
     def bind(self, table: LayerTable) -> None:
         super().bind(table)
-        owner = table.weights.owner.tolist()  # once per run, not per probe
-        self.members = [
-            [t for t, o in zip(table.weights.tensors, owner, strict=True) if o == k]
-            for k in range(len(table.weights.layers))
-        ]
+        w = table.weights  # each layer's weight tensors, once per run
+        self.members = [[w.tensors[k] for k in w.members[layer]] for layer in w.layers]
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         for layer, tensors in zip(self.table.weights.layers, self.members, strict=True):
