@@ -8,8 +8,9 @@ tensor, kept so the first non-finite step is known exactly) and one cancel check
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from torch import Tensor
 
 from worker.builder import GraphNet
 from worker.stats.base import Probe, Statistic, StepContext, Vector
+from worker.stats.norms import is_host
 
 ProgressFn = Callable[[int, float | None], None]  # (step, loss) at each probe
 ObserveFn = Callable[[Probe, int, Tensor], None]
@@ -48,6 +50,10 @@ def observers(stats: list[Statistic], layer: int) -> list[ObserveFn]:
 def overriding(stats: list[Statistic], hook: str) -> list[Statistic]:
     """The statistics that do something at this hook point (the base class's is a no-op)."""
     return [s for s in stats if getattr(type(s), hook) is not getattr(Statistic, hook)]
+
+
+def any_nonfinite(rows: Iterable[list[float | None]]) -> bool:
+    return any(not math.isfinite(v) for row in rows for v in row if v is not None)
 
 
 class Recorder:
@@ -120,34 +126,52 @@ class Recorder:
             self._flush(self.probe)
             self.probe = self.ctx = None
         elif len(self.pending_losses) >= 4096:  # probes far apart: bound the list
-            self._check_losses(self._host([torch.stack(self.pending_losses)])[0])
+            self._check_losses(self._host([self._losses()])[0])
         self._arm(step + 1)
 
     def should_stop(self) -> bool:
         return self.stop or (self.should_cancel is not None and self.should_cancel())
 
     def _host(self, values: list[Vector]) -> list[np.ndarray]:
-        """Values as float64 NumPy vectors: the host paths' already are; every tensor comes
-        over in one transfer (a single sync per probe)."""
-        tensors = [(i, v) for i, v in enumerate(values) if isinstance(v, Tensor)]
-        host = dict(enumerate(values))
-        if tensors:
-            flat = torch.cat([v.reshape(-1) for _, v in tensors]).double().cpu().numpy()
-            parts = np.split(flat, np.cumsum([v.numel() for _, v in tensors])[:-1])
-            host.update((i, part) for (i, _), part in zip(tensors, parts, strict=True))
-        return [np.asarray(host[i]) for i in range(len(values))]
+        """Values as float64 NumPy vectors. Host memory is read where it is (the host paths'
+        values are NumPy already, and a CPU tensor's memory is NumPy's too); every tensor
+        elsewhere comes over in one transfer (a single sync per probe)."""
+        host: list[np.ndarray | None] = []
+        remote: list[tuple[int, Tensor]] = []
+        for v in values:
+            if isinstance(v, np.ndarray):
+                host.append(v)
+            elif is_host(v):
+                host.append(v.numpy().astype(np.float64, copy=False))
+            else:
+                remote.append((len(host), v))
+                host.append(None)
+        if remote:
+            flat = torch.cat([v.reshape(-1) for _, v in remote]).double().cpu().numpy()
+            parts = np.split(flat, np.cumsum([v.numel() for _, v in remote])[:-1])
+            for (i, _), part in zip(remote, parts, strict=True):
+                host[i] = part
+        return host  # type: ignore[return-value]  # every slot is filled
+
+    def _losses(self) -> Vector:
+        """The losses of the steps since the last check, as one vector."""
+        losses = self.pending_losses
+        if is_host(losses[0]):  # read in place: no torch op
+            return np.array([loss.numpy() for loss in losses], dtype=np.float64)
+        return torch.stack(losses)
 
     def _check_losses(self, losses: np.ndarray) -> None:
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size and self.rec.first_nonfinite_step is None:
-            self.rec.first_nonfinite_step = self.pending_first_step + int(bad[0])
-            self.stop = True
+        if not math.isfinite(losses.sum()):  # rare: then find the first bad step
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size and self.rec.first_nonfinite_step is None:
+                self.rec.first_nonfinite_step = self.pending_first_step + int(bad[0])
+                self.stop = True
         self.pending_first_step += len(losses)
         self.pending_losses = []
 
     def _flush(self, probe: Probe) -> None:
         entries = probe.entries
-        host = self._host([v for _, _, v in entries] + [torch.stack(self.pending_losses)])
+        host = self._host([v for _, _, v in entries] + [self._losses()])
         self._check_losses(host.pop())
         rows: dict[str, list[float | None]] = {
             s.name: [None] * self.n_layers for s in self.stats if s.kind == "layer"
@@ -158,21 +182,23 @@ class Recorder:
             if s.kind in ("timestep", "histogram")
         }
         scalars: dict[str, float | None] = {}
-        per_layer: list[np.ndarray] = []
+        total = 0.0  # of every per-layer value: finite unless one is not (or it overflows)
         for (name, layers, _), value in zip(entries, host, strict=True):
             if name in rows:
-                per_layer.append(value)
+                values = value.tolist()
+                total += sum(values)
                 if layers == self.all_layers:
-                    rows[name] = value.tolist()
+                    rows[name] = values
                     continue
-                for layer, v in zip(layers, value.tolist(), strict=True):
-                    rows[name][layer] = v
+                row = rows[name]
+                for layer, v in zip(layers, values, strict=True):
+                    row[layer] = v
             elif name in vectors:
                 vectors[name][layers[0]] = value.tolist()
             else:
                 scalars[name] = float(value[0])
-        nonfinite = bool(per_layer) and not np.isfinite(np.concatenate(per_layer)).all()
-        if nonfinite and self.rec.first_nonfinite_step is None:
+        known = self.rec.first_nonfinite_step is not None
+        if not math.isfinite(total) and not known and any_nonfinite(rows.values()):
             self.rec.first_nonfinite_step = probe.step
             self.stop = True
         self._store(probe.step, rows, vectors, scalars)

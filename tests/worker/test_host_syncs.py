@@ -58,7 +58,15 @@ def count_host_reads(counts: Counter[str]) -> Iterator[None]:
     ],
     ids=lambda m: m["type"],
 )
-def test_one_host_copy_per_probe(model: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("host_paths", [True, False], ids=["host", "accelerator"])
+def test_one_host_copy_per_probe(
+    model: dict[str, Any], host_paths: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the CPU's host paths nothing would sync (values are read in host memory); with the
+    accelerator's paths forced onto the CPU, one copy per probe."""
+    if not host_paths:
+        for module in ("stats.norms", "stats.base", "stats.accuracy", "recorder"):
+            monkeypatch.setattr(f"worker.{module}.is_host", lambda t: False)
     counts: Counter[str] = Counter()
     real_train = worker.trainer.train
 
@@ -78,4 +86,5 @@ def test_one_host_copy_per_probe(model: dict[str, Any], monkeypatch: pytest.Monk
     result = execute(spec)
     probes = len(result.steps)
     assert probes == 4
-    assert counts == Counter({"cpu@worker/recorder.py": probes}), counts
+    expected = Counter() if host_paths else Counter({"cpu@worker/recorder.py": probes})
+    assert counts == expected, counts

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from worker.stats.kernels import (
+    argmax_hits,
     outside_band,
     shifted_sums,
     squares_and_abs,
@@ -81,6 +82,20 @@ def test_outside_band(dtype: type) -> None:
     a = np.random.default_rng(2).uniform(0, 1, (13, 77)).astype(dtype)
     want = int(np.sum(np.abs(a.astype(np.float64) - 0.5) > 0.45))
     assert outside_band(a, 0.5, 0.45) == want > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_argmax_hits_counts_as_torch_argmax(dtype: type) -> None:
+    """Ties go to the first maximum and NaN beats every number, as torch's argmax has it."""
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 3, (200, 5)).astype(dtype)  # many ties
+    scores[7, 3] = scores[9, 0] = scores[9, 4] = np.nan
+    scores[11] = np.nan
+    labels = rng.integers(0, 5, 200)
+    labels[[7, 9, 11]] = [3, 0, 0]
+    want = int((torch.from_numpy(scores).argmax(-1) == torch.from_numpy(labels)).sum())
+    assert argmax_hits(scores, labels) == want
+    assert argmax_hits(scores[:1].copy(), labels[:1].copy()) == int(scores[0].argmax() == labels[0])
 
 
 def test_host_norms_of_non_contiguous_tensors() -> None:

@@ -98,6 +98,23 @@ def outside_band(rows: np.ndarray, centre: float, radius: float) -> int:
     return count
 
 
+@_compile(["i8(f4[:, ::1], i8[::1])", "i8(f8[:, ::1], i8[::1])"])
+def argmax_hits(scores: np.ndarray, labels: np.ndarray) -> int:
+    """How many rows of `scores` (examples x classes) have their largest value at the
+    column `labels` names. The first maximum counts, and NaN above everything, as in
+    NumPy's and torch's argmax."""
+    hits = 0
+    for i in range(scores.shape[0]):
+        row = scores[i]
+        best = 0
+        for k in range(1, row.shape[0]):
+            if row[k] > row[best] or (np.isnan(row[k]) and not np.isnan(row[best])):
+                best = k
+        if best == labels[i]:
+            hits += 1
+    return hits
+
+
 # The activations whose derivative f'(z) can be read off their output y = f(z), as two
 # quadratics in y, one where y > 0 and one elsewhere: (a0, a1, a2, b0, b1, b2) gives
 # f'(z) = a0 + a1 y + a2 y^2 where y > 0, else b0 + b1 y + b2 y^2.

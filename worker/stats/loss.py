@@ -10,4 +10,4 @@ class Loss(Statistic):
     kind = "scalar"
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        probe.put(self.name, -1, ctx.loss.double())
+        probe.put(self.name, -1, ctx.loss)  # the recorder reads it as float64
