@@ -33,11 +33,11 @@ def test_each_layer_gets_only_the_observers_that_apply(make_spec: Any) -> None:
     assert stats["timestep_grad_norm"] not in rec.step_stats
 
 
-def test_act_grad_norm_reads_a_pre_activation_through_its_activation(make_spec: Any) -> None:
-    """An output whose only use is an activation with a slope known from its output gets no
-    hook of its own: the activation's hook takes both norms. One with another use (here the
-    add), one feeding GELU (slope not known from the output), and the network's output keep
-    their own hooks. The values are checked against autograd in test_stats_reference.py."""
+def test_act_grad_norm_reads_a_pre_activation_at_its_activation(make_spec: Any) -> None:
+    """An output whose only use is an activation computed by one autograd node gets no hook
+    of its own: a hook on the activation's node takes both norms. One with another use (here
+    the add), one feeding softsign (several nodes), and the network's output keep their own
+    hooks. The values are checked against autograd in test_stats_reference.py."""
     nodes = [
         {"name": "l0", "op": "linear", "out_features": 8},
         {"name": "a0", "op": "activation", "fn": "relu"},
@@ -45,13 +45,15 @@ def test_act_grad_norm_reads_a_pre_activation_through_its_activation(make_spec: 
         {"name": "a1", "op": "activation", "fn": "tanh"},
         {"name": "s", "op": "add", "inputs": ["l1", "a1"]},
         {"name": "l2", "op": "linear", "out_features": 8},
-        {"name": "a2", "op": "activation", "fn": "gelu"},
+        {"name": "a2", "op": "activation", "fn": "softsign"},
+        {"name": "l3", "op": "linear", "out_features": 8},
+        {"name": "a3", "op": "activation", "fn": "gelu"},
         {"name": "out", "op": "linear", "out_features": 3},
     ]
     doc = make_spec({"type": "graph", "nodes": nodes}, TEACHER)
     run = prepare(parse_spec(doc), Caps())
     stat = next(s for s in attach(run, run.spec.probe) if isinstance(s, ActGradNorm))
     index = {name: j for j, name in enumerate(run.model.names)}
-    through = {run.model.names[k]: run.model.names[j] for k, (j, _) in stat.through.items()}
-    assert through == {"a0": "l0"}
-    assert stat.derived == {index["l0"]}
+    through = {run.model.names[k]: run.model.names[j] for k, j in stat.through.items()}
+    assert through == {"a0": "l0", "a3": "l3"}
+    assert stat.derived == {index["l0"], index["l3"]}

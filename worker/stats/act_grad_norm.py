@@ -7,24 +7,26 @@ backward. On the CPU it takes the norm at once, while the gradient is still in c
 holding every dL/dh until the end of backward would also keep the autograd engine from
 reusing their memory, which costs more than the norms.
 
-On the CPU, an output z whose only use is an activation y = f(z) whose slope can be read
-off y (ReLU, tanh, sigmoid, ...) gets no hook of its own: dL/dz = dL/dy * f'(z) exactly, so
-the hook on y takes both norms in one pass over dL/dy and y (worker.stats.kernels). A
-Python hook per node is most of this statistic's cost; that halves them in an MLP or CNN."""
+On the CPU, an output z whose only use is an activation y = f(z) computed by one autograd
+node (every activation but softsign and the identity) gets no hook of its own: a hook on
+that node sees what goes in and what comes out of it, dL/dy and dL/dz, and takes both norms
+while both are in cache. A Python hook per node is most of this statistic's cost; that
+halves them in an MLP or CNN."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
 import numpy as np
 from torch import Tensor
 
 from worker.stats.base import LayerTable, Probe, Statistic, StepContext
-from worker.stats.kernels import SLOPE_FROM_OUTPUT, through_activation
-from worker.stats.norms import host_norm, norms
+from worker.stats.norms import host_norm, is_host, norms
 
 TAKEN = "act_grad_norm/taken"  # layer -> norm taken in the hook (CPU)
 KEPT = "act_grad_norm/kept"  # layer -> the gradient itself (accelerators)
+# activations whose output's autograd node has the activation's input as its only input
+ONE_NODE = {"relu", "leaky_relu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid"}
 
 
 class ActGradNorm(Statistic):
@@ -33,38 +35,39 @@ class ActGradNorm(Statistic):
 
     def bind(self, table: LayerTable) -> None:
         super().bind(table)
-        # activation layer -> (the layer it is the only use of, f' as a kernel takes it)
-        self.through: dict[int, tuple[int, np.ndarray]] = {}
+        self.through: dict[int, int] = {}  # activation layer -> the layer it is the only use of
         for k, (op, fn) in enumerate(zip(table.ops, table.activations, strict=True)):
-            if op != "activation" or fn not in SLOPE_FROM_OUTPUT:
+            if op != "activation" or fn not in ONE_NODE:
                 continue
             (j,) = table.sources[k]
             if j >= 0 and j != table.output and table.consumers(j) == [k]:
-                self.through[k] = (j, np.array(SLOPE_FROM_OUTPUT[fn], dtype=np.float64))
-        self.derived = {j for j, _ in self.through.values()}
+                self.through[k] = j
+        self.derived = set(self.through.values())
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if not out.requires_grad:
             return
-        rows = probe.host_array(out)
-        if rows is None:
+        if not is_host(out):
             kept: dict[int, Tensor] = probe.scratch.setdefault(KEPT, {})
             out.register_hook(lambda g: kept.__setitem__(layer, g))
             return
         if layer in self.derived:  # its activation's hook takes its norm
             return
         taken: dict[int, float] = probe.scratch.setdefault(TAKEN, {})
-        if layer not in self.through:
+        node = out.grad_fn
+        if layer not in self.through or node is None or len(node.next_functions) != 1:
             out.register_hook(lambda g: taken.__setitem__(layer, host_norm(g)))
             return
-        source, slope = self.through[layer]
+        source = self.through[layer]
 
-        def both(g: Tensor) -> None:
-            grad = np.ascontiguousarray(g.detach().numpy()).reshape(rows.shape)
-            at_y, at_z = through_activation(grad, rows, slope)
-            taken[layer], taken[source] = math.sqrt(at_y), math.sqrt(at_z)
+        def both(grad_in: Sequence[Tensor | None], grad_out: Sequence[Tensor | None]) -> None:
+            at_y, at_z = grad_out[0], grad_in[0]
+            if at_y is not None:
+                taken[layer] = host_norm(at_y)
+            if at_z is not None:
+                taken[source] = host_norm(at_z)
 
-        out.register_hook(both)
+        node.register_hook(both)
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         taken: dict[int, float] = probe.scratch.pop(TAKEN, {})

@@ -43,7 +43,7 @@ ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1)
 
 def flat(t: Tensor) -> np.ndarray:
     """A CPU tensor's values as a contiguous vector: its own memory where it is contiguous."""
-    return np.ascontiguousarray(t.detach().numpy()).reshape(-1)
+    return (t.detach() if t.requires_grad else t).numpy().ravel()
 
 
 def host_norm(t: Tensor, ord: float = 2.0) -> float:
