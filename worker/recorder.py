@@ -20,6 +20,7 @@ from torch import Tensor
 from worker.builder import GraphNet
 from worker.stats.base import Probe, Statistic, StepContext, Vector
 from worker.stats.norms import is_host
+from worker.stats.relu import relu_inputs
 
 ProgressFn = Callable[[int, float | None], None]  # (step, loss) at each probe
 ObserveFn = Callable[[Probe, int, Tensor], None]
@@ -71,6 +72,8 @@ class Recorder:
         self.n_layers = len(model.names)
         self.all_layers = list(range(self.n_layers))
         self.observers = [observers(stats, layer) for layer in range(self.n_layers)]
+        self.relu_inputs = relu_inputs(model.nodes, model.sources)
+        self.relu_of = {j: k for k, j in self.relu_inputs.items()}
         self.backward_stats = overriding(stats, "after_backward")
         self.step_stats = overriding(stats, "after_step")
         self.progress, self.should_cancel = progress, should_cancel
@@ -86,7 +89,7 @@ class Recorder:
 
     def _arm(self, step: int) -> None:
         if step in self.schedule:
-            self.probe = Probe(step)
+            self.probe = Probe(step, self.relu_inputs, self.relu_of)
             if any(self.observers):
                 self.model.observer = self._observe
 
@@ -95,6 +98,7 @@ class Recorder:
         layers' kernels, which evict it from the caches, Python runs several times slower)."""
         probe = self.probe
         assert probe is not None
+        probe.outs = outs
         for layer, (out, fns) in enumerate(zip(outs, self.observers, strict=True)):
             for on_output in fns:
                 on_output(probe, layer, out)

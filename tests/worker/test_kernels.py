@@ -13,6 +13,7 @@ import torch
 from worker.stats.kernels import (
     argmax_hits,
     outside_band,
+    relu_sums,
     shifted_sums,
     squares_and_abs,
     sum_squares,
@@ -82,6 +83,24 @@ def test_outside_band(dtype: type) -> None:
     a = np.random.default_rng(2).uniform(0, 1, (13, 77)).astype(dtype)
     want = int(np.sum(np.abs(a.astype(np.float64) - 0.5) > 0.45))
     assert outside_band(a, 0.5, 0.45) == want > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("first", [-1.0, 2.0])
+def test_relu_sums_are_those_of_the_relu_output(dtype: type, first: float) -> None:
+    """One pass over z gives z's and relu(z)'s shifted sums and relu(z)'s dead units, as the
+    separate passes over torch's relu(z) give them; NaN stays NaN."""
+    rows = np.random.default_rng(4).standard_normal((33, 70)).astype(dtype)
+    rows[:, :5] = -np.abs(rows[:, :5])  # dead units
+    rows[:, 5] = 0.0  # dead: exactly at zero
+    rows[0, 0] = first  # the shift: negative (y's is 0) or positive
+    y = torch.relu(torch.from_numpy(rows)).numpy()
+    z_sums, y_sums, dead = relu_sums(rows)[:3], relu_sums(rows)[3:6], relu_sums(rows)[6]
+    assert z_sums == pytest.approx(shifted_sums(rows), rel=1e-12, abs=1e-9)
+    assert y_sums == pytest.approx(shifted_sums(y), rel=1e-12, abs=1e-9)
+    assert dead == units_below(y, 0.0, True) == (5 if first > 0 else 6)
+    rows[3, 7] = np.nan
+    assert math.isnan(relu_sums(rows)[4]) and math.isnan(relu_sums(rows)[5])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

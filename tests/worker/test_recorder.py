@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from torch import Tensor
+
 from gradprobe.plan import parse_spec
 from gradprobe.spec import Caps
 from worker.recorder import Recorder
 from worker.run import attach, prepare
 from worker.stats import moments
 from worker.stats.act_grad_norm import ActGradNorm
+from worker.stats.base import Probe
 
 TEACHER = {"name": "teacher", "input_dim": 6, "classes": 3, "samples": 64, "teacher_width": 8}
 
@@ -57,3 +61,46 @@ def test_act_grad_norm_reads_a_pre_activation_at_its_activation(make_spec: Any) 
     through = {run.model.names[k]: run.model.names[j] for k, j in stat.through.items()}
     assert through == {"a0": "l0", "a3": "l3"}
     assert stat.derived == {index["l0"], index["l3"]}
+
+
+def test_a_relu_output_is_read_through_its_input(
+    make_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ReLU's moments and dead units come from the one pass over its input: the ReLU's
+    own output is never read (values against autograd: test_stats_reference.py)."""
+    nodes = [
+        {"name": "l0", "op": "linear", "out_features": 8},
+        {"name": "a0", "op": "activation", "fn": "relu"},
+        {"name": "a1", "op": "activation", "fn": "relu"},  # a ReLU of a ReLU
+        {"name": "l1", "op": "linear", "out_features": 8},
+        {"name": "a2", "op": "activation", "fn": "tanh"},
+        {"name": "out", "op": "linear", "out_features": 3},
+    ]
+    doc = make_spec({"type": "graph", "nodes": nodes}, TEACHER)
+    doc["probe"] = {"activations": True}
+    run = prepare(parse_spec(doc), Caps())
+    stats = attach(run, run.spec.probe)
+    rec = Recorder(run.model, stats, [0], run.plan.data.target)
+    names = run.model.names
+    assert {names[k]: names[j] for k, j in rec.relu_inputs.items()} == {"a0": "l0", "a1": "a0"}
+    read: list[str] = []
+    real = Probe.host_array
+
+    def spy(probe: Probe, out: Tensor) -> Any:
+        if out is not probe._viewed:
+            read.append(names[next(j for j, o in enumerate(probe.outs) if o is out)])
+        return real(probe, out)
+
+    monkeypatch.setattr(Probe, "host_array", spy)
+    x, _ = run.batches.next()
+    run.model(x)
+    assert read == ["l0", "a0", "l1", "a2", "out"]  # a0 once, as a1's input; a1 never
+    probe = rec.probe
+    assert probe is not None
+    readings = probe.scratch["relu/readings"]
+    assert sorted(names[j] for j in readings) == ["a0", "l0"]
+    raw = probe.scratch[moments.RAW]
+    assert raw[names.index("a0")] == readings[names.index("a0")].z  # a0 as a1's input
+    assert raw[names.index("a1")] == readings[names.index("a0")].y
+    counts = probe.scratch["count/dead_frac"]
+    assert counts[names.index("a1")] == (readings[names.index("a0")].dead, 8)

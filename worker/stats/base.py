@@ -139,6 +139,9 @@ class Probe:
     layer -1 and one value for a scalar."""
 
     step: int
+    relu_inputs: dict[int, int] = field(default_factory=dict)  # ReLU layer -> its input layer
+    relu_of: dict[int, int] = field(default_factory=dict)  # input layer -> a ReLU of it
+    outs: list[Tensor] = field(default_factory=list)  # node outputs, once the forward is done
     scratch: dict[str, Any] = field(default_factory=dict)  # per-probe memo shared by stats
     entries: list[tuple[str, list[int], Vector]] = field(default_factory=list)
     _viewed: Tensor | None = None  # the node output `host_array` last looked at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from worker.stats import relu
 from worker.stats.base import Probe, Statistic, StepContext
 from worker.stats.fractions import count, put_fractions
 from worker.stats.kernels import units_below
@@ -31,6 +32,11 @@ class DeadFrac(Statistic):
         return self.table.activations[layer] in FLOOR
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
+        source = probe.relu_inputs.get(layer)
+        pair = None if source is None else relu.reading(probe, source)
+        if pair is not None:  # read with its input
+            count(probe, self.name, layer, pair.dead, pair.units)
+            return
         floor, inclusive = FLOOR[self.table.activations[layer]]  # type: ignore[index]
         rows = probe.host_array(out)
         if rows is not None:

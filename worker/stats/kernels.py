@@ -71,6 +71,45 @@ def squares_and_abs(a: np.ndarray) -> tuple[float, float]:
     return squares, total
 
 
+@_compile(
+    [
+        "Tuple((f8, f8, f8, f8, f8, f8, i8))(f4[:, ::1])",
+        "Tuple((f8, f8, f8, f8, f8, f8, i8))(f8[:, ::1])",
+    ]
+)
+def relu_sums(rows: np.ndarray) -> tuple[float, float, float, float, float, float, int]:
+    """shifted_sums of `rows` (z) and of y = max(z, 0) taken element by element as torch's
+    ReLU does (NaN stays NaN), then how many columns (units) of y are at most 0 in every row:
+    (z's s, sum d, sum d^2, y's s, sum d, sum d^2, dead units). `rows` is not empty."""
+    a = rows.reshape(rows.size)
+    z_shift = np.float64(a[0])
+    y_shift = 0.0 if z_shift <= 0 else z_shift
+    z_total = z_squares = y_total = y_squares = 0.0
+    for i in range(a.shape[0]):
+        z = np.float64(a[i])
+        y = 0.0 if z <= 0 else z
+        d = z - z_shift
+        e = y - y_shift
+        z_total += d
+        z_squares += d * d
+        y_total += e
+        y_squares += e * e
+    top = np.empty(rows.shape[1])
+    for j in range(rows.shape[1]):
+        z = np.float64(rows[0, j])
+        top[j] = 0.0 if z <= 0 else z
+    for i in range(1, rows.shape[0]):
+        row = rows[i]
+        for j in range(rows.shape[1]):
+            z = np.float64(row[j])
+            top[j] = max(top[j], 0.0 if z <= 0 else z)
+    dead = 0
+    for j in range(top.shape[0]):
+        if top[j] <= 0:
+            dead += 1
+    return z_shift, z_total, z_squares, y_shift, y_total, y_squares, dead
+
+
 @_compile(["i8(f4[:, ::1], f8, b1)", "i8(f8[:, ::1], f8, b1)"])
 def units_below(rows: np.ndarray, floor: float, inclusive: bool) -> int:
     """How many columns (units) of `rows` (batch x units) have a largest value below `floor`

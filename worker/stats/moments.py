@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from worker.stats import relu
 from worker.stats.base import Probe, Vector, column, device_of, vector
 from worker.stats.kernels import shifted_sums
 
@@ -26,9 +27,15 @@ Sums = tuple[Tensor | float, Tensor | float, Tensor | float, int]  # shift, sum 
 def observe(probe: Probe, layer: int, out: Tensor) -> None:
     """Record the sums of `out` (once per layer, whichever statistic asks first)."""
     raw: dict[int, Sums] = probe.scratch.setdefault(RAW, {})
-    if layer not in raw:
-        rows = probe.host_array(out)
-        raw[layer] = device_sums(out.detach()) if rows is None else host_sums(rows)
+    if layer in raw:
+        return
+    source = relu.pair_input(probe, layer)
+    pair = None if source is None else relu.reading(probe, source)
+    if pair is not None:  # a ReLU, or a ReLU's input: one pass for both
+        raw[layer] = pair.z if layer == source else pair.y
+        return
+    rows = probe.host_array(out)
+    raw[layer] = device_sums(out.detach()) if rows is None else host_sums(rows)
 
 
 def device_sums(x: Tensor) -> Sums:
