@@ -102,6 +102,8 @@ class Recorder:
         for layer, (out, fns) in enumerate(zip(outs, self.observers, strict=True)):
             for on_output in fns:
                 on_output(probe, layer, out)
+        probe.outs = []  # held no longer: backward frees what it no longer needs
+        probe.forget_view()
 
     def start(self, optimizer: torch.optim.Optimizer, loss_scaling: bool) -> None:
         # with fp16 loss scaling a step can be skipped, so the optimizer's state alone

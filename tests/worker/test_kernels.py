@@ -17,6 +17,7 @@ from worker.stats.kernels import (
     shifted_sums,
     squares_and_abs,
     sum_squares,
+    two_sums_squares,
     units_below,
 )
 from worker.stats.norms import host_l2_and_l1, host_norm
@@ -40,6 +41,8 @@ def test_float32_sums_are_float64_sums(n: int, scale: float) -> None:
     assert squares == pytest.approx(float(np.sum(wide * wide)), rel=1e-12)
     assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12)
     assert sum_squares(a) > 0 and math.isfinite(sum_squares(a))
+    b = values(n + 5, scale, seed=1)
+    assert two_sums_squares(a, b) == pytest.approx((sum_squares(a), sum_squares(b)), rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

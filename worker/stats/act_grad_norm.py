@@ -21,7 +21,7 @@ import numpy as np
 from torch import Tensor
 
 from worker.stats.base import LayerTable, Probe, Statistic, StepContext
-from worker.stats.norms import host_norm, is_host, norms
+from worker.stats.norms import host_norm, host_norms, is_host, norms
 
 TAKEN = "act_grad_norm/taken"  # layer -> norm taken in the hook (CPU)
 KEPT = "act_grad_norm/kept"  # layer -> the gradient itself (accelerators)
@@ -62,10 +62,10 @@ class ActGradNorm(Statistic):
 
         def both(grad_in: Sequence[Tensor | None], grad_out: Sequence[Tensor | None]) -> None:
             at_y, at_z = grad_out[0], grad_in[0]
-            if at_y is not None:
+            if at_y is not None and at_z is not None:
+                taken[layer], taken[source] = host_norms(at_y, at_z)
+            elif at_y is not None:
                 taken[layer] = host_norm(at_y)
-            if at_z is not None:
-                taken[source] = host_norm(at_z)
 
         node.register_hook(both)
 

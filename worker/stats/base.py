@@ -159,6 +159,10 @@ class Probe:
             self._viewed, self._view = out, rows
         return self._view
 
+    def forget_view(self) -> None:
+        """Drop the output `host_array` last looked at (kept alive, it could not be freed)."""
+        self._viewed = self._view = None
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value several statistics need (e.g. the weight norms), computed once per probe."""
         if key not in self.scratch:

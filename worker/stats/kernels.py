@@ -59,6 +59,20 @@ def sum_squares(a: np.ndarray) -> float:
     return squares
 
 
+@_compile(["UniTuple(f8, 2)(f4[::1], f4[::1])"])
+def two_sums_squares(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """sum_squares of two float32 vectors, in one call."""
+    a_squares = 0.0
+    for i in range(a.shape[0]):
+        d = np.float64(a[i])
+        a_squares += d * d
+    b_squares = 0.0
+    for i in range(b.shape[0]):
+        d = np.float64(b[i])
+        b_squares += d * d
+    return a_squares, b_squares
+
+
 @_compile(["UniTuple(f8, 2)(f4[::1])"])
 def squares_and_abs(a: np.ndarray) -> tuple[float, float]:
     """(sum of squares, sum of absolute values) of float32 values in one pass, in float64."""

@@ -19,7 +19,7 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-from worker.stats.kernels import squares_and_abs, sum_squares
+from worker.stats.kernels import squares_and_abs, sum_squares, two_sums_squares
 
 Vector = Tensor | np.ndarray  # float64 per-layer values: host NumPy, or a device tensor
 
@@ -58,6 +58,14 @@ def host_norm(t: Tensor, ord: float = 2.0) -> float:
     if 0 < value < TINY:
         value = float(kernel(a * RESCUE)) / RESCUE
     return value
+
+
+def host_norms(a: Tensor, b: Tensor) -> tuple[float, float]:
+    """The L2 norms of two float32/float64 CPU tensors; two float32 ones in one call."""
+    if a.dtype == b.dtype == torch.float32:
+        a_squares, b_squares = two_sums_squares(flat(a), flat(b))
+        return math.sqrt(a_squares), math.sqrt(b_squares)
+    return host_norm(a), host_norm(b)
 
 
 def host_l2_and_l1(t: Tensor) -> tuple[float, float]:
