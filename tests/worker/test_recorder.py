@@ -97,6 +97,7 @@ def test_a_relu_output_is_read_through_its_input(
     assert read == ["l0", "a0", "l1", "a2", "out"]  # a0 once, as a1's input; a1 never
     probe = rec.probe
     assert probe is not None
+    assert probe.outs == [] and probe._viewed is None  # backward may free them
     readings = probe.scratch["relu/readings"]
     assert sorted(names[j] for j in readings) == ["a0", "l0"]
     raw = probe.scratch[moments.RAW]
