@@ -1,7 +1,7 @@
 """Probe overhead: training-step time with gradprobe's recorder relative to a bare PyTorch
 loop on the same model and batches, measured interleaved in one process.
 
-    python bench/overhead.py [--rounds 7] [--block 40] [--models mlp20,mlp50,...] [--json out.json]
+    python bench/overhead.py [--rounds 21] [--block 20] [--models mlp20,mlp50,...] [--json out.json]
                              [--refs] [--markdown]
 
 For each model, rounds alternate: a block of bare steps, a block with the default probe at
@@ -9,7 +9,12 @@ every=10, a block at every=1 (activation statistics on). Every block of a round 
 the same weights and the same batches (restored before each block, outside the timing), with
 a fresh optimizer, and the order of the blocks rotates from round to round. Each block's mean
 step time is divided by the bare block's of the same round; the table reports the median
-ratio over rounds. Every column runs with the heap allocated before it frozen out of the
+ratio over rounds and, in brackets, its quartiles. A second bare column ("bare again", the
+same loop as a column of its own) is the run's own control: its median ratio should be 1.00,
+and how far it lands from that is the run's noise floor (on a shared 2-core VM one round's
+ratio varies by several percent). Many short rounds rather than a few long ones: the machine
+drifts between fast and slow states over seconds, and a short round is more likely to see
+one state throughout. Every column runs with the heap allocated before it frozen out of the
 garbage collector's sight, as execute() trains (worker.run.frozen_heap): unfrozen, a full
 collection (~90 ms here) lands on whichever block happens to trigger it.
 
@@ -347,6 +352,7 @@ def measure(
     s = Setup(MODELS[name], device)
     runners: dict[str, Runner] = {
         "bare": bare(s),
+        "bare_again": bare(s),
         "every10": probed(s, 10, activations=True),
         "every1": probed(s, 1, activations=True),
     }
@@ -371,16 +377,15 @@ def measure(
     finally:
         for ref in refs.values():
             ref.close()
-    ratios = {
-        k: statistics.median(t / b for t, b in zip(times[k], times["bare"], strict=True))
-        for k in runners
-    }
+    per_round = {k: [t / b for t, b in zip(times[k], times["bare"], strict=True)] for k in runners}
+    ratios = {k: statistics.median(v) for k, v in per_round.items()}
     row = {
         "model": name,
         "layers": len(s.plan.layers),
         "bare_ms": 1e3 * statistics.median(times["bare"]),
     }
     row |= {f"ratio_{k}": ratios[k] for k in own if k != "bare"}
+    row |= {f"quartiles_{k}": quartiles(per_round[k]) for k in runners if k != "bare"}
     if with_refs:
         row |= {f"ratio_{k}": ratios.get(k) for k in REFS}
         if notes:
@@ -388,10 +393,19 @@ def measure(
     return row
 
 
+def quartiles(values: list[float]) -> list[float]:
+    """The first and third quartiles (both the value itself for a single round)."""
+    if len(values) < 2:
+        return [values[0], values[0]]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return [q1, q3]
+
+
 COLUMNS = {
     "model": "model",
     "layers": "layers",
     "bare_ms": "bare ms/step",
+    "ratio_bare_again": "bare again (control)",
     "ratio_every10": "gradprobe every=10",
     "ratio_every1": "gradprobe every=1",
     "ratio_wandb_watch": "wandb.watch all/1",
@@ -403,20 +417,22 @@ def markdown(rows: list[dict[str, Any]], caption: str) -> str:
     """The rows as a Markdown table (ratios to the bare loop; n/a where not measured), the
     reasons for empty cells below it."""
 
-    def cell(key: str, v: Any) -> str:
+    def cell(row: dict[str, Any], key: str) -> str:
+        v = row.get(key)
         if v is None:
             return "n/a"
         if key == "bare_ms":
             return f"{v:.1f}"
         if key.startswith("ratio_"):
-            return f"{v:.2f}x"
+            spread = row.get("quartiles_" + key.removeprefix("ratio_"))
+            return f"{v:.3f}x" + (f" ({spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
         return str(v)
 
     lines = [
         "| " + " | ".join(COLUMNS.values()) + " |",
         "|:--" + "|--:" * (len(COLUMNS) - 1) + "|",
     ]
-    lines += ["| " + " | ".join(cell(k, r.get(k)) for k in COLUMNS) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r, k) for k in COLUMNS) + " |" for r in rows]
     lines += ["", caption]
     for r in rows:
         for key, why in r.get("notes", {}).items():
@@ -438,8 +454,8 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--block", type=int, default=40)
+    p.add_argument("--rounds", type=int, default=21)
+    p.add_argument("--block", type=int, default=20)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument(
@@ -465,7 +481,7 @@ def main() -> None:
     if args.markdown:
         caption = (
             f"{header}; median over {args.rounds} rounds of {args.block}-step blocks of the "
-            "step-time ratio to the bare loop."
+            "step-time ratio to the bare loop (quartiles over the rounds in brackets)."
         )
         if args.refs:
             caption += " " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "."
