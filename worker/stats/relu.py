@@ -25,11 +25,12 @@ class Reading:
 
 
 def relu_inputs(nodes: Iterable[nn.Module], sources: list[list[int]]) -> dict[int, int]:
-    """Each ReLU node and the node it takes (a ReLU of the data is read as any output)."""
+    """Each ReLU node and the node it takes (a ReLU of the data is read as any output, and
+    an in-place one, which overwrites its input, is not paired)."""
     return {
         k: inputs[0]
         for k, (node, inputs) in enumerate(zip(nodes, sources, strict=True))
-        if isinstance(node, nn.ReLU) and len(inputs) == 1 and inputs[0] >= 0
+        if isinstance(node, nn.ReLU) and not node.inplace and len(inputs) == 1 and inputs[0] >= 0
     }
 
 
