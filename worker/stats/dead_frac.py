@@ -32,8 +32,7 @@ class DeadFrac(Statistic):
         return self.table.activations[layer] in FLOOR
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
-        source = probe.relu_inputs.get(layer)
-        pair = None if source is None else relu.reading(probe, source)
+        pair = relu.reading(probe, probe.relu_inputs.get(layer))
         if pair is not None:  # read with its input
             count(probe, self.name, layer, pair.dead, pair.units)
             return

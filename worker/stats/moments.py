@@ -30,7 +30,7 @@ def observe(probe: Probe, layer: int, out: Tensor) -> None:
     if layer in raw:
         return
     source = relu.pair_input(probe, layer)
-    pair = None if source is None else relu.reading(probe, source)
+    pair = relu.reading(probe, source)
     if pair is not None:  # a ReLU, or a ReLU's input: one pass for both
         raw[layer] = pair.z if layer == source else pair.y
         return

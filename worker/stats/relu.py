@@ -40,9 +40,11 @@ def pair_input(probe: Probe, layer: int) -> int | None:
     return layer if layer in probe.relu_of else probe.relu_inputs.get(layer)
 
 
-def reading(probe: Probe, source: int) -> Reading | None:
+def reading(probe: Probe, source: int | None) -> Reading | None:
     """The pass over node `source`'s output for it and its ReLU, made once per probe; None
-    where that output is not in host memory (or is empty)."""
+    where there is no such node or its output is not in host memory (or is empty)."""
+    if source is None:
+        return None
     readings: dict[int, Reading | None] = probe.scratch.setdefault("relu/readings", {})
     if source not in readings:
         rows = probe.host_array(probe.outs[source])
