@@ -16,11 +16,12 @@ from worker.stats.kernels import (
     relu_sums,
     shifted_sums,
     squares_and_abs,
+    squares_and_abs_at,
     sum_squares,
-    two_sums_squares,
+    sums_of_squares_at,
     units_below,
 )
-from worker.stats.norms import host_l2_and_l1, host_norm
+from worker.stats.norms import float32_blocks, host_l2_and_l1, host_norm
 
 SIZES = [1, 3, 17, 1000, 65537]
 
@@ -41,8 +42,33 @@ def test_float32_sums_are_float64_sums(n: int, scale: float) -> None:
     assert squares == pytest.approx(float(np.sum(wide * wide)), rel=1e-12)
     assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12)
     assert sum_squares(a) > 0 and math.isfinite(sum_squares(a))
-    b = values(n + 5, scale, seed=1)
-    assert two_sums_squares(a, b) == pytest.approx((sum_squares(a), sum_squares(b)), rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e30])
+def test_blocks_read_by_address(scale: float) -> None:
+    """A group of tensors read in one call by address: each block's sums are the kernels'
+    on that tensor's own values (sizes that do and do not fill a register, an empty one, a
+    slice that starts inside its storage)."""
+    storage = torch.from_numpy(values(70000, scale, seed=2))
+    tensors = [torch.from_numpy(values(n, scale, seed=n)) for n in SIZES]
+    tensors += [torch.zeros(0), storage[5:1005], storage.view(700, 100)[3]]
+    blocks = float32_blocks(tensors)
+    assert blocks is not None
+    squares, totals = squares_and_abs_at(*blocks)
+    for t, sq, total in zip(tensors, squares, totals, strict=True):
+        wide = t.numpy().astype(np.float64)
+        assert sq == pytest.approx(float(np.sum(wide * wide)), rel=1e-12, abs=0.0)
+        assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12, abs=0.0)
+    assert list(sums_of_squares_at(*blocks)) == list(squares)
+
+
+def test_blocks_only_where_memory_is_the_values() -> None:
+    """Not contiguous, not float32, or not on the CPU: no blocks (the per-tensor path)."""
+    a = torch.ones(4, 3)
+    assert float32_blocks([a]) is not None
+    assert float32_blocks([a, a.t()]) is None
+    assert float32_blocks([a, a.double()]) is None
+    assert float32_blocks([a, torch.ones(3, device="meta")]) is None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -63,6 +89,10 @@ def test_nan_and_inf_propagate() -> None:
     assert math.isnan(sum_squares(a)) and math.isnan(shifted_sums(a.reshape(3, 1))[1])
     assert math.isinf(sum_squares(np.array([1.0, np.inf], np.float32)))
     assert math.isnan(squares_and_abs(np.array([np.inf, -np.inf], np.float32))[0] - math.inf)
+    group = [torch.tensor([1.0, math.nan]), torch.tensor([math.inf, 2.0])]
+    squares, totals = squares_and_abs_at(*float32_blocks(group))  # type: ignore[misc]
+    assert math.isnan(squares[0]) and math.isnan(totals[0])
+    assert math.isinf(squares[1]) and math.isinf(totals[1])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -26,6 +26,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "gr
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 
 def _compile(signatures: list[str]):  # type: ignore[no-untyped-def]
@@ -59,20 +61,6 @@ def sum_squares(a: np.ndarray) -> float:
     return squares
 
 
-@_compile(["UniTuple(f8, 2)(f4[::1], f4[::1])"])
-def two_sums_squares(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """sum_squares of two float32 vectors, in one call."""
-    a_squares = 0.0
-    for i in range(a.shape[0]):
-        d = np.float64(a[i])
-        a_squares += d * d
-    b_squares = 0.0
-    for i in range(b.shape[0]):
-        d = np.float64(b[i])
-        b_squares += d * d
-    return a_squares, b_squares
-
-
 @_compile(["UniTuple(f8, 2)(f4[::1])"])
 def squares_and_abs(a: np.ndarray) -> tuple[float, float]:
     """(sum of squares, sum of absolute values) of float32 values in one pass, in float64."""
@@ -83,6 +71,54 @@ def squares_and_abs(a: np.ndarray) -> tuple[float, float]:
         squares += d * d
         total += abs(d)
     return squares, total
+
+
+@intrinsic
+def _float32_at(typingctx, address):  # type: ignore[no-untyped-def]
+    """The float32 pointer at an integer address (a tensor's data_ptr())."""
+    if not isinstance(address, types.Integer):
+        return None
+    signature = types.CPointer(types.float32)(address)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
+@_compile(["f8[::1](i8[::1], i8[::1])"])
+def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """sum_squares of each of several float32 blocks of memory, block k being `sizes[k]`
+    values at `addresses[k]`: a group of contiguous CPU tensors read in one call, without
+    making a NumPy view of each (worker.stats.norms.float32_blocks; the caller keeps the
+    tensors alive)."""
+    out = np.empty(addresses.shape[0])
+    for k in range(addresses.shape[0]):
+        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))
+        squares = 0.0
+        for i in range(a.shape[0]):
+            d = np.float64(a[i])
+            squares += d * d
+        out[k] = squares
+    return out
+
+
+@_compile(["UniTuple(f8[::1], 2)(i8[::1], i8[::1])"])
+def squares_and_abs_at(addresses: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """squares_and_abs of each block, as sums_of_squares_at reads them: (squares, abs sums)."""
+    squares = np.empty(addresses.shape[0])
+    totals = np.empty(addresses.shape[0])
+    for k in range(addresses.shape[0]):
+        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))
+        s = 0.0
+        t = 0.0
+        for i in range(a.shape[0]):
+            d = np.float64(a[i])
+            s += d * d
+            t += abs(d)
+        squares[k] = s
+        totals[k] = t
+    return squares, totals
 
 
 @_compile(

@@ -2,8 +2,10 @@
 
 A 50-layer sigmoid net has gradients of 1e-30 whose float32 squares underflow to zero, so a
 plain float32 norm reports 0. On the CPU a float32 tensor's norms are one compiled pass over
-its own memory that sums in float64 (worker.stats.kernels: nothing can underflow there);
-a float64 tensor's are BLAS's `nrm2`, which is specified to avoid underflow and overflow
+its own memory that sums in float64 (worker.stats.kernels: nothing can underflow there); a
+group of contiguous ones (a layer table's weights, their gradients) is read in one call, by
+address, since making a NumPy view of each tensor costs more than reading a small one. A
+float64 tensor's are BLAS's `nrm2`, which is specified to avoid underflow and overflow
 (checked once at import), and `asum`. On an accelerator every tensor is rescaled by the
 power of two nearest its largest element, on the device: no host sync. float64 tensors off
 the CPU, and L1 norms (no squares), are computed directly.
@@ -12,6 +14,7 @@ the CPU, and L1 norms (no squares), are computed directly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,7 +22,12 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-from worker.stats.kernels import squares_and_abs, sum_squares, two_sums_squares
+from worker.stats.kernels import (
+    squares_and_abs,
+    squares_and_abs_at,
+    sum_squares,
+    sums_of_squares_at,
+)
 
 Vector = Tensor | np.ndarray  # float64 per-layer values: host NumPy, or a device tensor
 
@@ -60,12 +68,26 @@ def host_norm(t: Tensor, ord: float = 2.0) -> float:
     return value
 
 
+def float32_blocks(tensors: Sequence[Tensor]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where every tensor is a contiguous float32 CPU tensor, the (addresses, sizes) of their
+    memory that the kernels' `*_at` functions read; else None. The caller keeps the tensors
+    alive while their memory is read."""
+    for t in tensors:
+        if t.dtype is not torch.float32 or not t.is_cpu or not t.is_contiguous():
+            return None
+    return (
+        np.array([t.data_ptr() for t in tensors], dtype=np.int64),
+        np.array([t.numel() for t in tensors], dtype=np.int64),
+    )
+
+
 def host_norms(a: Tensor, b: Tensor) -> tuple[float, float]:
     """The L2 norms of two float32/float64 CPU tensors; two float32 ones in one call."""
-    if a.dtype == b.dtype == torch.float32:
-        a_squares, b_squares = two_sums_squares(flat(a), flat(b))
-        return math.sqrt(a_squares), math.sqrt(b_squares)
-    return host_norm(a), host_norm(b)
+    blocks = float32_blocks((a, b))
+    if blocks is None:
+        return host_norm(a), host_norm(b)
+    a_squares, b_squares = sums_of_squares_at(*blocks)
+    return math.sqrt(a_squares), math.sqrt(b_squares)
 
 
 def host_l2_and_l1(t: Tensor) -> tuple[float, float]:
@@ -94,17 +116,26 @@ def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> 
     if not tensors:
         return np.zeros(0)
     if on_host(tensors, ord) if host is None else host and ord in (1.0, 2.0):
-        return np.array([host_norm(t, ord) for t in tensors])
+        blocks = float32_blocks(tensors)
+        if blocks is None:
+            return np.array([host_norm(t, ord) for t in tensors])
+        return (
+            np.sqrt(sums_of_squares_at(*blocks)) if ord == 2.0 else squares_and_abs_at(*blocks)[1]
+        )
     if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
         return torch.stack(torch._foreach_norm(tensors, ord)).double()
     return norms_scaled(tensors)
 
 
 def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Vector, Vector]:
-    """Both norms of every tensor. On the CPU they are taken one tensor at a time (a float32
-    tensor's in one pass; a float64 one's second pass reads it still in cache)."""
+    """Both norms of every tensor. On the CPU in one pass over each tensor where they are
+    float32 (a float64 one's second pass reads it still in cache)."""
     if not tensors or not (on_host(tensors) if host is None else host):
         return norms(tensors, host=host), norms(tensors, 1.0, host)
+    blocks = float32_blocks(tensors)
+    if blocks is not None:
+        squares, l1 = squares_and_abs_at(*blocks)
+        return np.sqrt(squares), l1
     pairs = [host_l2_and_l1(t) for t in tensors]
     l2, l1 = np.array(pairs).T
     return l2, l1

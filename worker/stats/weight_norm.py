@@ -12,7 +12,8 @@ def weight_norms(probe: Probe, table: LayerTable) -> Vector:
     w = table.weights
 
     def compute() -> Vector:
-        per_tensor = norms([p.detach() for p in w.tensors], host=w.host)
+        tensors = w.tensors if w.host else [p.detach() for p in w.tensors]
+        per_tensor = norms(tensors, host=w.host)
         return w.per_layer(per_tensor * per_tensor) ** 0.5
 
     return probe.cached("weight_norms", compute)
