@@ -94,7 +94,7 @@ def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     tensors alive)."""
     out = np.empty(addresses.shape[0])
     for k in range(addresses.shape[0]):
-        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))
+        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
         squares = 0.0
         for i in range(a.shape[0]):
             d = np.float64(a[i])
@@ -109,7 +109,7 @@ def squares_and_abs_at(addresses: np.ndarray, sizes: np.ndarray) -> tuple[np.nda
     squares = np.empty(addresses.shape[0])
     totals = np.empty(addresses.shape[0])
     for k in range(addresses.shape[0]):
-        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))
+        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
         s = 0.0
         t = 0.0
         for i in range(a.shape[0]):
