@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
 from torch import Tensor
 
 from gradprobe.plan import parse_spec
@@ -101,7 +102,37 @@ def test_a_relu_output_is_read_through_its_input(
     readings = probe.scratch["relu/readings"]
     assert sorted(names[j] for j in readings) == ["a0", "l0"]
     raw = probe.scratch[moments.RAW]
-    assert raw[names.index("a0")] == readings[names.index("a0")].z  # a0 as a1's input
+    assert raw[names.index("a0")] == readings[names.index("l0")].y  # through its input
     assert raw[names.index("a1")] == readings[names.index("a0")].y
     counts = probe.scratch["count/dead_frac"]
     assert counts[names.index("a1")] == (readings[names.index("a0")].dead, 8)
+
+
+def test_two_relus_of_one_input_both_read_through_it(make_spec: Any) -> None:
+    """Both ReLUs of one output get the moments and dead units of the one pass over it."""
+    nodes = [
+        {"name": "l0", "op": "linear", "out_features": 8},
+        {"name": "a0", "op": "activation", "fn": "relu"},
+        {"name": "a1", "op": "activation", "fn": "relu", "inputs": ["l0"]},
+        {"name": "s", "op": "add", "inputs": ["a0", "a1"]},
+        {"name": "out", "op": "linear", "out_features": 3},
+    ]
+    doc = make_spec({"type": "graph", "nodes": nodes}, TEACHER)
+    doc["probe"] = {"activations": True}
+    run = prepare(parse_spec(doc), Caps())
+    rec = Recorder(run.model, attach(run, run.spec.probe), [0], run.plan.data.target)
+    names = run.model.names
+    x, _ = run.batches.next()
+    run.model(x)
+    probe = rec.probe
+    assert probe is not None
+    pair = probe.scratch["relu/readings"][names.index("l0")]
+    raw = probe.scratch[moments.RAW]
+    assert raw[names.index("l0")] == pair.z
+    assert raw[names.index("a0")] == raw[names.index("a1")] == pair.y
+    counts = probe.scratch["count/dead_frac"]
+    assert counts[names.index("a0")] == counts[names.index("a1")] == (pair.dead, 8)
+    y = torch.relu(run.model.nodes[0](x)).detach().double()
+    shift, total, _, n = pair.y
+    assert shift + total / n == pytest.approx(float(y.mean()), rel=1e-12)
+    assert pair.dead == int((y.amax(dim=0) <= 0).sum())

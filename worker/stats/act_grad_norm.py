@@ -44,6 +44,10 @@ class ActGradNorm(Statistic):
                 self.through[k] = j
         self.derived = set(self.through.values())
 
+    def observes(self, layer: int) -> bool:
+        """Not a derived output of a run on the host paths: its activation's hook has it."""
+        return not (self.table.weights.host and layer in self.derived)
+
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
         if not out.requires_grad:
             return
