@@ -14,7 +14,7 @@ from gradprobe.plan import parse_spec
 from gradprobe.spec import Caps
 from worker.recorder import Recorder
 from worker.run import attach, prepare
-from worker.stats import moments
+from worker.stats import moments, relu
 from worker.stats.act_grad_norm import ActGradNorm
 from worker.stats.base import Probe
 
@@ -64,11 +64,13 @@ def test_act_grad_norm_reads_a_pre_activation_at_its_activation(make_spec: Any) 
     assert stat.derived == {index["l0"], index["l3"]}
 
 
+@pytest.mark.parametrize("precision", ["fp64", "fp32"])
 def test_a_relu_output_is_read_through_its_input(
-    make_spec: Any, monkeypatch: pytest.MonkeyPatch
+    make_spec: Any, monkeypatch: pytest.MonkeyPatch, precision: str
 ) -> None:
     """Each ReLU's moments and dead units come from the one pass over its input: the ReLU's
-    own output is never read (values against autograd: test_stats_reference.py)."""
+    own output is never read (values against autograd: test_stats_reference.py). In fp32 a
+    pair's input is read by address, everything else through its NumPy view."""
     nodes = [
         {"name": "l0", "op": "linear", "out_features": 8},
         {"name": "a0", "op": "activation", "fn": "relu"},
@@ -77,7 +79,7 @@ def test_a_relu_output_is_read_through_its_input(
         {"name": "a2", "op": "activation", "fn": "tanh"},
         {"name": "out", "op": "linear", "out_features": 3},
     ]
-    doc = make_spec({"type": "graph", "nodes": nodes}, TEACHER)
+    doc = make_spec({"type": "graph", "nodes": nodes}, TEACHER, precision=precision)
     doc["probe"] = {"activations": True}
     run = prepare(parse_spec(doc), Caps())
     stats = attach(run, run.spec.probe)
@@ -85,17 +87,30 @@ def test_a_relu_output_is_read_through_its_input(
     names = run.model.names
     assert {names[k]: names[j] for k, j in rec.relu_inputs.items()} == {"a0": "l0", "a1": "a0"}
     read: list[str] = []
-    real = Probe.host_array
+    by_address: list[str] = []
+    real_view, real_at = Probe.host_array, relu.relu_sums_at
 
-    def spy(probe: Probe, out: Tensor) -> Any:
+    def named(probe: Probe, found: Any) -> str:
+        return names[next(j for j, o in enumerate(probe.outs) if found(o))]
+
+    def view_spy(probe: Probe, out: Tensor) -> Any:
         if out is not probe._viewed:
-            read.append(names[next(j for j, o in enumerate(probe.outs) if o is out)])
-        return real(probe, out)
+            read.append(named(probe, lambda o: o is out))
+        return real_view(probe, out)
 
-    monkeypatch.setattr(Probe, "host_array", spy)
+    def address_spy(address: int, rows: int, columns: int) -> Any:
+        probe = rec.probe
+        assert probe is not None
+        by_address.append(named(probe, lambda o: o.data_ptr() == address))
+        read.append(by_address[-1])
+        return real_at(address, rows, columns)
+
+    monkeypatch.setattr(Probe, "host_array", view_spy)
+    monkeypatch.setattr(relu, "relu_sums_at", address_spy)
     x, _ = run.batches.next()
     run.model(x)
     assert read == ["l0", "a0", "l1", "a2", "out"]  # a0 once, as a1's input; a1 never
+    assert by_address == (["l0", "a0"] if precision == "fp32" else [])
     probe = rec.probe
     assert probe is not None
     assert probe.outs == [] and probe._viewed is None  # backward may free them

@@ -103,6 +103,24 @@ def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return out
 
 
+@_compile(["f8(i8, i8)"])
+def sum_squares_at(address: int, size: int) -> float:
+    """sum_squares of `size` float32 values at `address` (a contiguous tensor's data_ptr())."""
+    values = numba.carray(_float32_at(address), (size,))  # type: ignore[call-arg]
+    squares = 0.0
+    for i in range(size):
+        d = np.float64(values[i])
+        squares += d * d
+    return squares
+
+
+@_compile(["UniTuple(f8, 2)(i8, i8, i8, i8)"])
+def two_sums_squares_at(a: int, a_size: int, b: int, b_size: int) -> tuple[float, float]:
+    """sum_squares_at of two blocks in one call (the two gradients a backward hook sees:
+    plain integers are the cheapest arguments to pass)."""
+    return sum_squares_at(a, a_size), sum_squares_at(b, b_size)
+
+
 @_compile(["UniTuple(f8[::1], 2)(i8[::1], i8[::1])"])
 def squares_and_abs_at(addresses: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """squares_and_abs of each block, as sums_of_squares_at reads them: (squares, abs sums)."""
@@ -158,6 +176,14 @@ def relu_sums(rows: np.ndarray) -> tuple[float, float, float, float, float, floa
         if top[j] <= 0:
             dead += 1
     return z_shift, z_total, z_squares, y_shift, y_total, y_squares, dead
+
+
+@_compile(["Tuple((f8, f8, f8, f8, f8, f8, i8))(i8, i8, i8)"])
+def relu_sums_at(
+    address: int, rows: int, columns: int
+) -> tuple[float, float, float, float, float, float, int]:
+    """relu_sums of a contiguous float32 (rows x columns) block at `address`."""
+    return relu_sums(numba.carray(_float32_at(address), (rows, columns)))  # type: ignore[call-arg]
 
 
 @_compile(["i8(f4[:, ::1], f8, b1)", "i8(f8[:, ::1], f8, b1)"])

@@ -27,6 +27,7 @@ from worker.stats.kernels import (
     squares_and_abs_at,
     sum_squares,
     sums_of_squares_at,
+    two_sums_squares_at,
 )
 
 Vector = Tensor | np.ndarray  # float64 per-layer values: host NumPy, or a device tensor
@@ -68,13 +69,18 @@ def host_norm(t: Tensor, ord: float = 2.0) -> float:
     return value
 
 
+def is_block(t: Tensor) -> bool:
+    """Whether the kernels' `*_at` functions can read this tensor by address: a contiguous
+    float32 CPU tensor (its values are the float32 block at data_ptr())."""
+    return t.dtype is torch.float32 and t.is_cpu and t.is_contiguous()
+
+
 def float32_blocks(tensors: Sequence[Tensor]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where every tensor is a contiguous float32 CPU tensor, the (addresses, sizes) of their
-    memory that the kernels' `*_at` functions read; else None. The caller keeps the tensors
-    alive while their memory is read."""
-    for t in tensors:
-        if t.dtype is not torch.float32 or not t.is_cpu or not t.is_contiguous():
-            return None
+    """Where every tensor `is_block`, the (addresses, sizes) of their memory that the kernels'
+    `*_at` functions read; else None. The caller keeps the tensors alive while their memory
+    is read."""
+    if not all(map(is_block, tensors)):
+        return None
     return (
         np.array([t.data_ptr() for t in tensors], dtype=np.int64),
         np.array([t.numel() for t in tensors], dtype=np.int64),
@@ -83,10 +89,9 @@ def float32_blocks(tensors: Sequence[Tensor]) -> tuple[np.ndarray, np.ndarray] |
 
 def host_norms(a: Tensor, b: Tensor) -> tuple[float, float]:
     """The L2 norms of two float32/float64 CPU tensors; two float32 ones in one call."""
-    blocks = float32_blocks((a, b))
-    if blocks is None:
+    if not (is_block(a) and is_block(b)):
         return host_norm(a), host_norm(b)
-    a_squares, b_squares = sums_of_squares_at(*blocks)
+    a_squares, b_squares = two_sums_squares_at(a.data_ptr(), a.numel(), b.data_ptr(), b.numel())
     return math.sqrt(a_squares), math.sqrt(b_squares)
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from torch import nn
+from torch import Tensor, nn
 
 from worker.stats.base import Probe
-from worker.stats.kernels import relu_sums
+from worker.stats.kernels import relu_sums, relu_sums_at
+from worker.stats.norms import is_block
 
 Sums = tuple[float, float, float, int]  # as moments keeps them: shift, sum d, sum d^2, n
 
@@ -47,16 +48,22 @@ def reading(probe: Probe, source: int | None) -> Reading | None:
         return None
     readings: dict[int, Reading | None] = probe.scratch.setdefault("relu/readings", {})
     if source not in readings:
-        rows = probe.host_array(probe.outs[source])
-        found = None
-        if rows is not None and rows.size:
-            z_shift, z_total, z_squares, y_shift, y_total, y_squares, dead = relu_sums(rows)
-            n = rows.size
-            found = Reading(
-                (z_shift, z_total, z_squares, n),
-                (y_shift, y_total, y_squares, n),
-                dead,
-                rows.shape[1],
-            )
-        readings[source] = found
+        readings[source] = _read(probe, probe.outs[source])
     return readings[source]
+
+
+def _read(probe: Probe, z: Tensor) -> Reading | None:
+    """One pass over z: by address where z is a float32 block (no NumPy view to make)."""
+    if not z.numel():
+        return None
+    units = z.numel() // len(z)
+    if is_block(z):
+        sums = relu_sums_at(z.data_ptr(), len(z), units)
+    else:
+        rows = probe.host_array(z)
+        if rows is None:
+            return None
+        sums = relu_sums(rows)
+    z_shift, z_total, z_squares, y_shift, y_total, y_squares, dead = sums
+    n = z.numel()
+    return Reading((z_shift, z_total, z_squares, n), (y_shift, y_total, y_squares, n), dead, units)
