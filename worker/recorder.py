@@ -74,6 +74,9 @@ class Recorder:
         self.observers = [observers(stats, layer) for layer in range(self.n_layers)]
         self.relu_inputs = relu_inputs(model.nodes, model.sources)
         self.relu_of = {j: k for k, j in self.relu_inputs.items()}
+        self.layer_stats = [s.name for s in stats if s.kind == "layer"]
+        self.vector_stats = [s.name for s in stats if s.kind in ("timestep", "histogram")]
+        self.scalar_stats = [s.name for s in stats if s.kind == "scalar"]
         self.backward_stats = overriding(stats, "after_backward")
         self.step_stats = overriding(stats, "after_step")
         self.progress, self.should_cancel = progress, should_cancel
@@ -180,12 +183,10 @@ class Recorder:
         host = self._host([v for _, _, v in entries] + [self._losses()])
         self._check_losses(host.pop())
         rows: dict[str, list[float | None]] = {
-            s.name: [None] * self.n_layers for s in self.stats if s.kind == "layer"
+            name: [None] * self.n_layers for name in self.layer_stats
         }
         vectors: dict[str, list[list[float] | None]] = {
-            s.name: [None] * self.n_layers
-            for s in self.stats
-            if s.kind in ("timestep", "histogram")
+            name: [None] * self.n_layers for name in self.vector_stats
         }
         scalars: dict[str, float | None] = {}
         total = 0.0  # of every per-layer value: finite unless one is not (or it overflows)
@@ -221,8 +222,7 @@ class Recorder:
             self.rec.layer[name].append(row)
         for name, vec in vectors.items():
             self.rec.vectors[name].append(vec)
-        for s in self.stats:
-            if s.kind == "scalar":
-                self.rec.scalar[s.name].append(scalars.get(s.name))
+        for name in self.scalar_stats:
+            self.rec.scalar[name].append(scalars.get(name))
         if self.progress is not None:
             self.progress(step, scalars.get("loss"))

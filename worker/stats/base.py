@@ -155,7 +155,7 @@ class Probe:
         feature)."""
         if out is not self._viewed:
             x = out.detach()
-            rows = np.ascontiguousarray(x.numpy()).reshape(len(x), -1) if is_host(x) else None
+            rows = np.ascontiguousarray(x.numpy()).reshape(x.shape[0], -1) if is_host(x) else None
             self._viewed, self._view = out, rows
         return self._view
 
@@ -222,4 +222,4 @@ def device_of(v: Vector) -> torch.device | None:
 
 def grads_or_zeros(tensors: list[Tensor]) -> list[Tensor]:
     """Gradients of `tensors`; an unused parameter (grad None) counts as zero."""
-    return [p.grad if p.grad is not None else torch.zeros_like(p) for p in tensors]
+    return [g if (g := p.grad) is not None else torch.zeros_like(p) for p in tensors]

@@ -54,16 +54,17 @@ def reading(probe: Probe, source: int | None) -> Reading | None:
 
 def _read(probe: Probe, z: Tensor) -> Reading | None:
     """One pass over z: by address where z is a float32 block (no NumPy view to make)."""
-    if not z.numel():
+    n = z.numel()
+    if not n:
         return None
-    units = z.numel() // len(z)
+    batch = z.shape[0]  # (len() of a tensor is a slower Python-level call)
+    units = n // batch
     if is_block(z):
-        sums = relu_sums_at(z.data_ptr(), len(z), units)
+        sums = relu_sums_at(z.data_ptr(), batch, units)
     else:
         rows = probe.host_array(z)
         if rows is None:
             return None
         sums = relu_sums(rows)
     z_shift, z_total, z_squares, y_shift, y_total, y_squares, dead = sums
-    n = z.numel()
     return Reading((z_shift, z_total, z_squares, n), (y_shift, y_total, y_squares, n), dead, units)
