@@ -72,7 +72,7 @@ def host_norm(t: Tensor, ord: float = 2.0) -> float:
 def is_block(t: Tensor) -> bool:
     """Whether the kernels' `*_at` functions can read this tensor by address: a contiguous
     float32 CPU tensor (its values are the float32 block at data_ptr())."""
-    return t.dtype is torch.float32 and t.is_cpu and t.is_contiguous()
+    return t.dtype is torch.float32 and is_host(t) and t.is_contiguous()
 
 
 def float32_blocks(tensors: Sequence[Tensor]) -> tuple[np.ndarray, np.ndarray] | None:
