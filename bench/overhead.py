@@ -1,7 +1,7 @@
 """Probe overhead: training-step time with gradprobe's recorder relative to a bare PyTorch
 loop on the same model and batches, measured interleaved in one process.
 
-    python bench/overhead.py [--rounds 21] [--block 20] [--models mlp20,mlp50,...] [--json out.json]
+    python bench/overhead.py [--rounds 25] [--block 60] [--models mlp20,mlp50,...] [--json out.json]
                              [--refs] [--markdown]
 
 For each model, rounds alternate: a block of bare steps, a block with the default probe at
@@ -12,11 +12,15 @@ step time is divided by the bare block's of the same round; the table reports th
 ratio over rounds and, in brackets, its quartiles. A second bare column ("bare again", the
 same loop as a column of its own) is the run's own control: its median ratio should be 1.00,
 and how far it lands from that is the run's noise floor (on a shared 2-core VM one round's
-ratio varies by several percent). Many short rounds rather than a few long ones: the machine
+ratio varies by several percent). Many rounds rather than a few long ones: the machine
 drifts between fast and slow states over seconds, and a short round is more likely to see
-one state throughout. Every column runs with the heap allocated before it frozen out of the
-garbage collector's sight, as execute() trains (worker.run.frozen_heap): unfrozen, a full
-collection (~90 ms here) lands on whichever block happens to trigger it.
+one state throughout. A block is not shorter than 60 steps all the same: the first probe of
+a run (at step 0, when the probe's memory is first touched and the optimizer's state first
+made) costs about a millisecond more than the others, and a 20-step block at every=10 makes
+it one probe in two where a 200-step run makes it one in 21 (60 steps: one in six). Every
+column runs with the heap allocated before it frozen out of the garbage collector's sight,
+as execute() trains (worker.run.frozen_heap): unfrozen, a full collection (~90 ms here)
+lands on whichever block happens to trigger it.
 
 --refs adds reference columns, measured the same way (their blocks interleaved in the same
 rounds, ratios against the same bare blocks), each where it installs and applies:
@@ -454,8 +458,8 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--rounds", type=int, default=21)
-    p.add_argument("--block", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=25)
+    p.add_argument("--block", type=int, default=60)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument(
