@@ -11,6 +11,10 @@ at most n * 2^-53: the norms of 1e-30 gradients come out exact without any resca
 compiler may reorder the additions (to vectorise them) but assumes nothing about NaN or
 infinity: a diverged run's values propagate as they would in NumPy.
 
+A contiguous float32 tensor can also be handed over by address (its data_ptr() and numel(),
+the `*_at` kernels): a NumPy view of a tensor costs ~3 us to make, more than reading a small
+one, and a group of tensors then goes in one call. The caller keeps the tensors alive.
+
 The kernels are compiled when this module is imported (the worker imports it once, at
 start), and cached on disk when a cache directory can be written.
 """
@@ -86,32 +90,10 @@ def _float32_at(typingctx, address):  # type: ignore[no-untyped-def]
     return signature, codegen
 
 
-@_compile(["f8[::1](i8[::1], i8[::1])"])
-def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """sum_squares of each of several float32 blocks of memory, block k being `sizes[k]`
-    values at `addresses[k]`: a group of contiguous CPU tensors read in one call, without
-    making a NumPy view of each (worker.stats.norms.float32_blocks; the caller keeps the
-    tensors alive)."""
-    out = np.empty(addresses.shape[0])
-    for k in range(addresses.shape[0]):
-        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
-        squares = 0.0
-        for i in range(a.shape[0]):
-            d = np.float64(a[i])
-            squares += d * d
-        out[k] = squares
-    return out
-
-
 @_compile(["f8(i8, i8)"])
 def sum_squares_at(address: int, size: int) -> float:
-    """sum_squares of `size` float32 values at `address` (a contiguous tensor's data_ptr())."""
-    values = numba.carray(_float32_at(address), (size,))  # type: ignore[call-arg]
-    squares = 0.0
-    for i in range(size):
-        d = np.float64(values[i])
-        squares += d * d
-    return squares
+    """sum_squares of the `size` float32 values at `address`."""
+    return sum_squares(numba.carray(_float32_at(address), (size,)))  # type: ignore[call-arg]
 
 
 @_compile(["UniTuple(f8, 2)(i8, i8, i8, i8)"])
@@ -121,21 +103,24 @@ def two_sums_squares_at(a: int, a_size: int, b: int, b_size: int) -> tuple[float
     return sum_squares_at(a, a_size), sum_squares_at(b, b_size)
 
 
+@_compile(["f8[::1](i8[::1], i8[::1])"])
+def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """sum_squares_at of each block k (`sizes[k]` values at `addresses[k]`): a group of
+    tensors in one call (worker.stats.norms.float32_blocks)."""
+    out = np.empty(addresses.shape[0])
+    for k in range(addresses.shape[0]):
+        out[k] = sum_squares_at(addresses[k], sizes[k])
+    return out
+
+
 @_compile(["UniTuple(f8[::1], 2)(i8[::1], i8[::1])"])
 def squares_and_abs_at(addresses: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """squares_and_abs of each block, as sums_of_squares_at reads them: (squares, abs sums)."""
+    """squares_and_abs of each block, as sums_of_squares_at takes them: (squares, abs sums)."""
     squares = np.empty(addresses.shape[0])
     totals = np.empty(addresses.shape[0])
     for k in range(addresses.shape[0]):
-        a = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
-        s = 0.0
-        t = 0.0
-        for i in range(a.shape[0]):
-            d = np.float64(a[i])
-            s += d * d
-            t += abs(d)
-        squares[k] = s
-        totals[k] = t
+        block = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
+        squares[k], totals[k] = squares_and_abs(block)
     return squares, totals
 
 

@@ -31,9 +31,9 @@ def observe(probe: Probe, layer: int, out: Tensor) -> None:
         return
     source = relu.pair_input(probe, layer)
     pair = relu.reading(probe, source)
-    if pair is not None:  # a ReLU, or a ReLU's input: one pass for both, kept for both
+    if pair is not None and source is not None:  # a ReLU, or its input: one pass, kept for both
         raw[layer] = pair.z if layer == source else pair.y
-        raw[probe.relu_of[source]] = pair.y  # type: ignore[index]  # (its ReLU, or another)
+        raw[probe.relu_of[source]] = pair.y  # (its ReLU, or another ReLU of the same input)
         return
     rows = probe.host_array(out)
     raw[layer] = device_sums(out.detach()) if rows is None else host_sums(rows)
