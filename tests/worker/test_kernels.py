@@ -14,11 +14,13 @@ from worker.stats.kernels import (
     argmax_hits,
     outside_band,
     relu_sums,
+    relu_sums_at,
     shifted_sums,
     squares_and_abs,
     squares_and_abs_at,
     sum_squares,
     sums_of_squares_at,
+    two_sums_squares_at,
     units_below,
 )
 from worker.stats.norms import float32_blocks, host_l2_and_l1, host_norm
@@ -60,6 +62,19 @@ def test_blocks_read_by_address(scale: float) -> None:
         assert sq == pytest.approx(float(np.sum(wide * wide)), rel=1e-12, abs=0.0)
         assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12, abs=0.0)
     assert list(sums_of_squares_at(*blocks)) == list(squares)
+
+
+def test_single_blocks_by_address_match_the_array_kernels() -> None:
+    """The hook's pair and a ReLU pair's pass, given plain addresses: the same numbers as
+    the array kernels on the same memory (a row-major batch x units block)."""
+    a = torch.from_numpy(values(1000, 1e-30, seed=3))
+    b = torch.from_numpy(values(17, 1.0, seed=4))
+    got = two_sums_squares_at(a.data_ptr(), a.numel(), b.data_ptr(), b.numel())
+    assert got == (sum_squares(a.numpy()), sum_squares(b.numpy()))
+    z = torch.from_numpy(values(33 * 70, 1.0, seed=5)).reshape(33, 70)
+    z[:, :9] = -z[:, :9].abs()  # dead units
+    assert relu_sums_at(z.data_ptr(), 33, 70) == relu_sums(z.numpy())
+    assert relu_sums(z.numpy())[-1] >= 9
 
 
 def test_blocks_only_where_memory_is_the_values() -> None:
