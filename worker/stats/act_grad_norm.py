@@ -45,7 +45,8 @@ class ActGradNorm(Statistic):
         self.derived = set(self.through.values())
 
     def observes(self, layer: int) -> bool:
-        """Not a derived output of a run on the host paths: its activation's hook has it."""
+        """Every output but, on the host paths, a derived one: its activation's hook takes
+        its norm (on an accelerator it is kept like any other)."""
         return not (self.table.weights.host and layer in self.derived)
 
     def on_output(self, probe: Probe, layer: int, out: Tensor) -> None:
@@ -54,8 +55,6 @@ class ActGradNorm(Statistic):
         if not is_host(out):
             kept: dict[int, Tensor] = probe.scratch.setdefault(KEPT, {})
             out.register_hook(lambda g: kept.__setitem__(layer, g))
-            return
-        if layer in self.derived:  # its activation's hook takes its norm
             return
         taken: dict[int, float] = probe.scratch.setdefault(TAKEN, {})
         node = out.grad_fn
