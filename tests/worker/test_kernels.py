@@ -19,7 +19,6 @@ from worker.stats.kernels import (
     squares_and_abs,
     squares_and_abs_at,
     sum_squares,
-    sums_of_squares_at,
     two_sums_squares_at,
     units_below,
 )
@@ -56,12 +55,18 @@ def test_blocks_read_by_address(scale: float) -> None:
     tensors += [torch.zeros(0), storage[5:1005], storage.view(700, 100)[3]]
     blocks = float32_blocks(tensors)
     assert blocks is not None
-    squares, totals = squares_and_abs_at(*blocks)
+    squares, totals = squares_and_abs_at(*blocks, len(tensors))
     for t, sq, total in zip(tensors, squares, totals, strict=True):
         wide = t.numpy().astype(np.float64)
         assert sq == pytest.approx(float(np.sum(wide * wide)), rel=1e-12, abs=0.0)
         assert total == pytest.approx(float(np.sum(np.abs(wide))), rel=1e-12, abs=0.0)
-    assert list(sums_of_squares_at(*blocks)) == list(squares)
+    only_squares, no_totals = squares_and_abs_at(*blocks, 0)
+    assert list(only_squares) == list(squares) and not no_totals.any()
+    first = 3  # the absolute values of the first blocks only
+    assert list(squares_and_abs_at(*blocks, first)[1]) == [
+        *totals[:first],
+        *[0.0] * (len(tensors) - first),
+    ]
 
 
 def test_single_blocks_by_address_match_the_array_kernels() -> None:
@@ -84,6 +89,10 @@ def test_blocks_only_where_memory_is_the_values() -> None:
     assert float32_blocks([a, a.t()]) is None
     assert float32_blocks([a, a.double()]) is None
     assert float32_blocks([a, torch.ones(3, device="meta")]) is None
+    blocks = float32_blocks([a, None])  # no gradient: an empty block, whose sums are 0
+    assert blocks is not None
+    squares, totals = squares_and_abs_at(*blocks, 2)
+    assert list(squares) == [12.0, 0.0] and list(totals) == [12.0, 0.0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -105,7 +114,7 @@ def test_nan_and_inf_propagate() -> None:
     assert math.isinf(sum_squares(np.array([1.0, np.inf], np.float32)))
     assert math.isnan(squares_and_abs(np.array([np.inf, -np.inf], np.float32))[0] - math.inf)
     group = [torch.tensor([1.0, math.nan]), torch.tensor([math.inf, 2.0])]
-    squares, totals = squares_and_abs_at(*float32_blocks(group))  # type: ignore[misc]
+    squares, totals = squares_and_abs_at(*float32_blocks(group), 2)  # type: ignore[misc]
     assert math.isnan(squares[0]) and math.isnan(totals[0])
     assert math.isinf(squares[1]) and math.isinf(totals[1])
 

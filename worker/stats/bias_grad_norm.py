@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import Probe, Statistic, StepContext, grads_or_zeros
-from worker.stats.norms import norms
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.parameters import param_sums
 
 
 class BiasGradNorm(Statistic):
@@ -11,5 +11,5 @@ class BiasGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         b = self.table.biases
-        per_tensor = norms(grads_or_zeros(b.tensors), host=b.host)
-        probe.put_many(self.name, b.layers, b.per_layer(per_tensor * per_tensor) ** 0.5)
+        squares = param_sums(probe, self.table).bias_grad_squares
+        probe.put_many(self.name, b.layers, b.per_layer(squares) ** 0.5)

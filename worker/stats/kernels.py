@@ -103,24 +103,22 @@ def two_sums_squares_at(a: int, a_size: int, b: int, b_size: int) -> tuple[float
     return sum_squares_at(a, a_size), sum_squares_at(b, b_size)
 
 
-@_compile(["f8[::1](i8[::1], i8[::1])"])
-def sums_of_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """sum_squares_at of each block k (`sizes[k]` values at `addresses[k]`): a group of
-    tensors in one call (worker.stats.norms.float32_blocks)."""
-    out = np.empty(addresses.shape[0])
-    for k in range(addresses.shape[0]):
-        out[k] = sum_squares_at(addresses[k], sizes[k])
-    return out
-
-
-@_compile(["UniTuple(f8[::1], 2)(i8[::1], i8[::1])"])
-def squares_and_abs_at(addresses: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """squares_and_abs of each block, as sums_of_squares_at takes them: (squares, abs sums)."""
+@_compile(["UniTuple(f8[::1], 2)(i8[::1], i8[::1], i8)"])
+def squares_and_abs_at(
+    addresses: np.ndarray, sizes: np.ndarray, n_abs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sums of squares, sums of absolute values) of each block k (`sizes[k]` float32 values
+    at `addresses[k]`): a group of tensors in one call (worker.stats.norms.float32_blocks).
+    Only the first `n_abs` blocks' absolute values are summed (the others' are 0): a block
+    whose squares alone are wanted costs one sum less."""
     squares = np.empty(addresses.shape[0])
-    totals = np.empty(addresses.shape[0])
+    totals = np.zeros(addresses.shape[0])
     for k in range(addresses.shape[0]):
         block = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
-        squares[k], totals[k] = squares_and_abs(block)
+        if k < n_abs:
+            squares[k], totals[k] = squares_and_abs(block)
+        else:
+            squares[k] = sum_squares(block)
     return squares, totals
 
 

@@ -26,7 +26,6 @@ from worker.stats.kernels import (
     squares_and_abs,
     squares_and_abs_at,
     sum_squares,
-    sums_of_squares_at,
     two_sums_squares_at,
 )
 
@@ -75,16 +74,23 @@ def is_block(t: Tensor) -> bool:
     return t.dtype is torch.float32 and is_host(t) and t.is_contiguous()
 
 
-def float32_blocks(tensors: Sequence[Tensor]) -> tuple[np.ndarray, np.ndarray] | None:
+def float32_blocks(tensors: Sequence[Tensor | None]) -> tuple[np.ndarray, np.ndarray] | None:
     """Where every tensor `is_block`, the (addresses, sizes) of their memory that the kernels'
-    `*_at` functions read; else None. The caller keeps the tensors alive while their memory
-    is read."""
-    if not all(map(is_block, tensors)):
-        return None
-    return (
-        np.array([t.data_ptr() for t in tensors], dtype=np.int64),
-        np.array([t.numel() for t in tensors], dtype=np.int64),
-    )
+    `*_at` functions read; else None. A None (a parameter without a gradient: zero) reads
+    as an empty block. For tensors the host paths take (the caller asked `is_host`); the
+    caller keeps them alive while their memory is read."""
+    addresses: list[int] = []
+    sizes: list[int] = []
+    for t in tensors:  # one loop, checks inline: a group is up to hundreds of tensors
+        if t is None:
+            addresses.append(0)
+            sizes.append(0)
+        elif t.dtype is torch.float32 and t.is_cpu and t.is_contiguous():
+            addresses.append(t.data_ptr())
+            sizes.append(t.numel())
+        else:
+            return None
+    return np.array(addresses, dtype=np.int64), np.array(sizes, dtype=np.int64)
 
 
 def host_norms(a: Tensor, b: Tensor) -> tuple[float, float]:
@@ -124,12 +130,23 @@ def norms(tensors: list[Tensor], ord: float = 2.0, host: bool | None = None) -> 
         blocks = float32_blocks(tensors)
         if blocks is None:
             return np.array([host_norm(t, ord) for t in tensors])
-        return (
-            np.sqrt(sums_of_squares_at(*blocks)) if ord == 2.0 else squares_and_abs_at(*blocks)[1]
-        )
+        if ord == 2.0:
+            return np.sqrt(squares_and_abs_at(*blocks, 0)[0])
+        return squares_and_abs_at(*blocks, len(tensors))[1]
     if ord != 2.0 or all(t.dtype == torch.float64 for t in tensors):
         return torch.stack(torch._foreach_norm(tensors, ord)).double()
     return norms_scaled(tensors)
+
+
+def sums_of_squares(tensors: list[Tensor], host: bool | None = None) -> Vector:
+    """Per-tensor squared L2 norms, as `norms` takes them: where they are summed per layer,
+    no root to take per tensor and square again."""
+    if tensors and (on_host(tensors) if host is None else host):
+        blocks = float32_blocks(tensors)
+        if blocks is not None:
+            return squares_and_abs_at(*blocks, 0)[0]
+    per_tensor = norms(tensors, host=host)
+    return per_tensor * per_tensor
 
 
 def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Vector, Vector]:
@@ -139,7 +156,7 @@ def l2_and_l1(tensors: list[Tensor], host: bool | None = None) -> tuple[Vector, 
         return norms(tensors, host=host), norms(tensors, 1.0, host)
     blocks = float32_blocks(tensors)
     if blocks is not None:
-        squares, l1 = squares_and_abs_at(*blocks)
+        squares, l1 = squares_and_abs_at(*blocks, len(tensors))
         return np.sqrt(squares), l1
     pairs = [host_l2_and_l1(t) for t in tensors]
     l2, l1 = np.array(pairs).T

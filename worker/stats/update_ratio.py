@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.norms import norms
+from worker.stats.norms import sums_of_squares
 from worker.stats.weight_norm import weight_norms
 
 
@@ -48,12 +48,10 @@ class UpdateRatio(Statistic):
         if before is None and ctx.optimizer is not None:
             lr = ctx.optimizer.param_groups[0]["lr"]
             direction = _update_direction(ctx.optimizer, w.tensors)
-            per_tensor = norms(direction, host=w.host)
-            moved = w.per_layer(per_tensor * per_tensor) ** 0.5 * lr
+            moved = w.per_layer(sums_of_squares(direction, host=w.host)) ** 0.5 * lr
         elif before is not None:
             torch._foreach_sub_(before, [p.detach() for p in w.tensors])  # W_before - W_after
-            per_tensor = norms(before, host=w.host)
-            moved = w.per_layer(per_tensor * per_tensor) ** 0.5
+            moved = w.per_layer(sums_of_squares(before, host=w.host)) ** 0.5
         else:
             return
         probe.put_many(self.name, w.layers, moved / weight_norms(probe, self.table))

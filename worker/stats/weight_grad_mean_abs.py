@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.stats.base import Probe, Statistic, StepContext
-from worker.stats.weight_grad_norm import weight_grad_norms
+from worker.stats.parameters import param_sums
 
 
 class WeightGradMeanAbs(Statistic):
@@ -11,5 +11,5 @@ class WeightGradMeanAbs(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        _, l1 = weight_grad_norms(probe, self.table)
+        l1 = param_sums(probe, self.table).grad_abs
         probe.put_many(self.name, w.layers, w.per_layer(l1) / w.numel)

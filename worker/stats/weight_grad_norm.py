@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from worker.stats.base import LayerTable, Probe, Statistic, StepContext, Vector, grads_or_zeros
-from worker.stats.norms import l2_and_l1
-
-
-def weight_grad_norms(probe: Probe, table: LayerTable) -> tuple[Vector, Vector]:
-    """Per-tensor L2 and L1 norms of the weight gradients, taken together once per probe
-    (weight_grad_mean_abs needs the L1 norms)."""
-    return probe.cached(
-        "weight_grad_norms",
-        lambda: l2_and_l1(grads_or_zeros(table.weights.tensors), table.weights.host),
-    )
+from worker.stats.base import Probe, Statistic, StepContext
+from worker.stats.parameters import param_sums
 
 
 class WeightGradNorm(Statistic):
@@ -20,5 +11,5 @@ class WeightGradNorm(Statistic):
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
         w = self.table.weights
-        l2, _ = weight_grad_norms(probe, self.table)
-        probe.put_many(self.name, w.layers, w.per_layer(l2 * l2) ** 0.5)
+        squares = param_sums(probe, self.table).grad_squares
+        probe.put_many(self.name, w.layers, w.per_layer(squares) ** 0.5)

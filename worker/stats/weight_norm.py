@@ -4,19 +4,15 @@ probe, shared with update_ratio, which divides by it."""
 from __future__ import annotations
 
 from worker.stats.base import LayerTable, Probe, Statistic, StepContext, Vector
-from worker.stats.norms import norms
+from worker.stats.parameters import param_sums
 
 
 def weight_norms(probe: Probe, table: LayerTable) -> Vector:
     """Per-layer ||W|| at this probe, computed once (after backward, before the update)."""
     w = table.weights
-
-    def compute() -> Vector:
-        tensors = w.tensors if w.host else [p.detach() for p in w.tensors]
-        per_tensor = norms(tensors, host=w.host)
-        return w.per_layer(per_tensor * per_tensor) ** 0.5
-
-    return probe.cached("weight_norms", compute)
+    return probe.cached(
+        "weight_norms", lambda: w.per_layer(param_sums(probe, table).weight_squares) ** 0.5
+    )
 
 
 class WeightNorm(Statistic):
