@@ -102,7 +102,7 @@ def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread(
     probe = Probe(0)
     for j, out in enumerate(outs):
         moments.observe(probe, j, out)
-    layers, mean, std = moments.table(probe)
+    ((layers, mean, std),) = moments.tables(probe)
     assert layers == [0, 1, 2, 3]
     for j, out in enumerate(outs):
         x = out.double()

@@ -116,9 +116,10 @@ def test_a_relu_output_is_read_through_its_input(
     assert probe.outs == [] and probe._viewed is None  # backward may free them
     readings = probe.scratch["relu/readings"]
     assert sorted(names[j] for j in readings) == ["a0", "l0"]
-    raw = probe.scratch[moments.RAW]
-    assert raw[names.index("a0")] == readings[names.index("l0")].y  # through its input
-    assert raw[names.index("a1")] == readings[names.index("a0")].y
+    host = probe.scratch[moments.HOST]
+    through = moments.from_sums(*readings[names.index("l0")].y)
+    assert host[names.index("a0")] == through  # through its input
+    assert host[names.index("a1")] == moments.from_sums(*readings[names.index("a0")].y)
     counts = probe.scratch["count/dead_frac"]
     assert counts[names.index("a1")] == (readings[names.index("a0")].dead, 8)
 
@@ -142,9 +143,9 @@ def test_two_relus_of_one_input_both_read_through_it(make_spec: Any) -> None:
     probe = rec.probe
     assert probe is not None
     pair = probe.scratch["relu/readings"][names.index("l0")]
-    raw = probe.scratch[moments.RAW]
-    assert raw[names.index("l0")] == pair.z
-    assert raw[names.index("a0")] == raw[names.index("a1")] == pair.y
+    host = probe.scratch[moments.HOST]
+    assert host[names.index("l0")] == moments.from_sums(*pair.z)
+    assert host[names.index("a0")] == host[names.index("a1")] == moments.from_sums(*pair.y)
     counts = probe.scratch["count/dead_frac"]
     assert counts[names.index("a0")] == counts[names.index("a1")] == (pair.dead, 8)
     y = torch.relu(run.model.nodes[0](x)).detach().double()

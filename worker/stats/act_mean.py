@@ -13,5 +13,5 @@ class ActMean(Statistic):
     on_output = staticmethod(moments.observe)  # shared with act_std: called once per node
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        layers, mean, _ = moments.table(probe)
-        probe.put_many(self.name, layers, mean)
+        for layers, mean, _ in moments.tables(probe):
+            probe.put_many(self.name, layers, mean)

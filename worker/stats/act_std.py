@@ -13,5 +13,5 @@ class ActStd(Statistic):
     on_output = staticmethod(moments.observe)  # shared with act_mean: called once per node
 
     def after_backward(self, probe: Probe, ctx: StepContext) -> None:
-        layers, _, std = moments.table(probe)
-        probe.put_many(self.name, layers, std)
+        for layers, _, std in moments.tables(probe):
+            probe.put_many(self.name, layers, std)

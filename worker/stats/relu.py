@@ -14,7 +14,7 @@ from worker.stats.base import Probe
 from worker.stats.kernels import relu_sums, relu_sums_at
 from worker.stats.norms import is_block
 
-Sums = tuple[float, float, float, int]  # as moments keeps them: shift, sum d, sum d^2, n
+Sums = tuple[float, float, float, int]  # as moments.from_sums takes them: shift, sum d, sum d^2, n
 
 
 @dataclass
