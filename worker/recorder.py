@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,6 +59,8 @@ def any_nonfinite(rows: Iterable[list[float | None]]) -> bool:
 
 
 class Recorder:
+    max_pending = 4096  # losses kept between probes before they are checked anyway
+
     def __init__(
         self,
         model: GraphNet,
@@ -81,7 +84,8 @@ class Recorder:
         self.step_stats = overriding(stats, "after_step")
         self.progress, self.should_cancel = progress, should_cancel
         self.rec = Recording()
-        self.pending_losses: list[Tensor] = []
+        self.pending_losses: list[Any] = []  # floats on the host paths, else device tensors
+        self.losses_on_host: bool | None = None  # known at the first step
         self.pending_first_step = 0
         self.probe: Probe | None = None
         self.ctx: StepContext | None = None
@@ -115,7 +119,12 @@ class Recorder:
 
     # -- hook point 1: after backward, before clipping -------------------------------
     def after_backward(self, step: int, loss: Tensor, output: Tensor, target: Tensor) -> None:
-        self.pending_losses.append(loss.detach())
+        loss = loss.detach()
+        if self.losses_on_host is None:
+            self.losses_on_host = is_host(loss)
+        # in host memory the value itself, read at once (as cheap as keeping the tensor, and
+        # a dozen tensors read later, after a training step has swept the caches, cost more)
+        self.pending_losses.append(float(loss.numpy()) if self.losses_on_host else loss)
         if self.probe is None or self.probe.step != step:
             return
         self.model.observer = None
@@ -134,8 +143,8 @@ class Recorder:
                     s.after_step(self.probe, self.ctx, updated)
             self._flush(self.probe)
             self.probe = self.ctx = None
-        elif len(self.pending_losses) >= 4096:  # probes far apart: bound the list
-            self._check_losses(self._host([self._losses()])[0])
+        elif len(self.pending_losses) >= self.max_pending:  # probes far apart: bound the list
+            self._check_losses(self._pending([])[1])
         self._arm(step + 1)
 
     def should_stop(self) -> bool:
@@ -162,26 +171,27 @@ class Recorder:
                 host[i] = part
         return host  # type: ignore[return-value]  # every slot is filled
 
-    def _losses(self) -> Vector:
-        """The losses of the steps since the last check, as one vector."""
-        losses = self.pending_losses
-        if is_host(losses[0]):  # read in place: no torch op
-            return np.array([loss.numpy() for loss in losses], dtype=np.float64)
-        return torch.stack(losses)
+    def _pending(self, values: list[Vector]) -> tuple[list[np.ndarray], list[float]]:
+        """`values` in host memory, and the losses of the steps since the last check: off
+        the host paths both come over in the same single transfer."""
+        if self.losses_on_host:
+            return self._host(values), self.pending_losses
+        *host, losses = self._host([*values, torch.stack(self.pending_losses)])
+        return host, losses.tolist()
 
-    def _check_losses(self, losses: np.ndarray) -> None:
-        if not math.isfinite(losses.sum()):  # rare: then find the first bad step
-            bad = np.flatnonzero(~np.isfinite(losses))
-            if bad.size and self.rec.first_nonfinite_step is None:
-                self.rec.first_nonfinite_step = self.pending_first_step + int(bad[0])
+    def _check_losses(self, losses: list[float]) -> None:
+        if not math.isfinite(sum(losses)):  # rare: then find the first bad step
+            bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+            if bad and self.rec.first_nonfinite_step is None:
+                self.rec.first_nonfinite_step = self.pending_first_step + bad[0]
                 self.stop = True
         self.pending_first_step += len(losses)
         self.pending_losses = []
 
     def _flush(self, probe: Probe) -> None:
         entries = probe.entries
-        host = self._host([v for _, _, v in entries] + [self._losses()])
-        self._check_losses(host.pop())
+        host, losses = self._pending([v for _, _, v in entries])
+        self._check_losses(losses)
         rows: dict[str, list[float | None]] = {
             name: [None] * self.n_layers for name in self.layer_stats
         }

@@ -8,6 +8,9 @@ import json
 import weakref
 from typing import Any
 
+import pytest
+
+from worker.recorder import Recorder
 from worker.run import execute, frozen_heap
 from worker.schedule import METRICS_BUDGET_BYTES, probe_steps
 
@@ -41,6 +44,30 @@ def test_divergence_is_a_verdict_not_an_exception() -> None:
     assert first is not None and 0 < first <= 200
     assert result.steps[-1] < 200  # the run stopped at the next probe instead of running on
     assert json.loads(result.model_dump_json())["summary"]["verdict"] == "diverged"  # NaN-free JSON
+
+
+@pytest.mark.parametrize("losses_on_host", [True, False], ids=["host", "tensors"])
+def test_the_first_bad_step_is_exact_when_losses_are_checked_between_probes(
+    losses_on_host: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Losses pile up between probes far apart and are checked once too many have: the
+    first non-finite step is the one the next probe would have found, and the run stops
+    there rather than at that probe. Host losses are floats, others tensors."""
+    diverging = {  # a linear net's loss itself overflows within a few steps
+        **spec(steps=200, optimizer={"name": "sgd", "lr": 100.0, "momentum": 0.9}),
+        "model": {**MLP, "activation": "linear"},
+        "probe": {"every": 100},
+    }
+    if not losses_on_host:
+        monkeypatch.setattr("worker.recorder.is_host", lambda t: False)
+    at_probe = execute(diverging)
+    first = at_probe.summary.first_nonfinite_step
+    assert first is not None and 0 < first < 90  # found at the probe of step 100
+    monkeypatch.setattr(Recorder, "max_pending", 3)
+    between = execute(diverging)
+    assert between.summary.first_nonfinite_step == first
+    assert between.summary.verdict == at_probe.summary.verdict == "diverged"
+    assert between.timing.probes == 1 and at_probe.timing.probes == 2  # stopped before 100
 
 
 def test_cancel_stops_within_a_step_and_progress_is_reported() -> None:
