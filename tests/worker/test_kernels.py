@@ -158,6 +158,9 @@ def test_relu_sums_are_those_of_the_relu_output(dtype: type, first: float) -> No
     assert dead == units_below(y, 0.0, True) == (5 if first > 0 else 6)
     rows[3, 7] = np.nan
     assert math.isnan(relu_sums(rows)[4]) and math.isnan(relu_sums(rows)[5])
+    rows[0, 1] = rows[4, 2] = np.nan  # in dead units: first in its column, and further down
+    y = torch.relu(torch.from_numpy(rows)).numpy()
+    assert relu_sums(rows)[6] == units_below(y, 0.0, True)  # the same NaN rules as a max
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -132,28 +132,22 @@ def relu_sums(rows: np.ndarray) -> tuple[float, float, float, float, float, floa
     """shifted_sums of `rows` (z) and of y = max(z, 0) taken element by element as torch's
     ReLU does (NaN stays NaN), then how many columns (units) of y are at most 0 in every row:
     (z's s, sum d, sum d^2, y's s, sum d, sum d^2, dead units). `rows` is not empty."""
-    a = rows.reshape(rows.size)
-    z_shift = np.float64(a[0])
+    z_shift = np.float64(rows[0, 0])
     y_shift = 0.0 if z_shift <= 0 else z_shift
     z_total = z_squares = y_total = y_squares = 0.0
-    for i in range(a.shape[0]):
-        z = np.float64(a[i])
-        y = 0.0 if z <= 0 else z
-        d = z - z_shift
-        e = y - y_shift
-        z_total += d
-        z_squares += d * d
-        y_total += e
-        y_squares += e * e
-    top = np.empty(rows.shape[1])
-    for j in range(rows.shape[1]):
-        z = np.float64(rows[0, j])
-        top[j] = 0.0 if z <= 0 else z
-    for i in range(1, rows.shape[0]):
+    top = np.empty(rows.shape[1])  # per unit, the largest y so far: one pass for everything
+    for i in range(rows.shape[0]):
         row = rows[i]
         for j in range(rows.shape[1]):
             z = np.float64(row[j])
-            top[j] = max(top[j], 0.0 if z <= 0 else z)
+            y = 0.0 if z <= 0 else z
+            d = z - z_shift
+            e = y - y_shift
+            z_total += d
+            z_squares += d * d
+            y_total += e
+            y_squares += e * e
+            top[j] = y if i == 0 else max(top[j], y)
     dead = 0
     for j in range(top.shape[0]):
         if top[j] <= 0:
