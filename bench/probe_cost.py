@@ -4,15 +4,14 @@ other step, each probed step's phase times against the mean of its two unprobed 
     python bench/probe_cost.py [--models mlp20,lstm] [--steps 1600] [--json out.json]
 
 overhead.py answers "how much slower is training"; this answers "where does a probe's time
-go", precisely enough to compare two versions of the engine: neighbouring steps run within
-~20 ms of each other, so the VM's drift between fast and slow states (seconds) cancels out
-of each difference, and the median over hundreds of probes is stable to ~0.05 ms where a
-block ratio moves by a percent. Every default statistic, activation statistics on, SGD with
-momentum 0.9, as in overhead.py. The phases are the training loop's: the forward pass (with
-the forward observers of a probed step), backward (its hooks), the recorder's after_backward
-(the parameter passes and the per-layer tables), the optimizer step, after_step (update
-ratios and the probe's flush) and zero_grad. The sum of the phases' medians need not equal
-the median of the totals.
+go": neighbouring steps run within ~20 ms of each other, so the VM's drift between fast and
+slow states (seconds) cancels out of each difference; repeated runs in one state agree to
+~0.1-0.2 ms of a probe's ~2 ms on mlp20. Every default statistic, activation statistics
+on, SGD with momentum 0.9, as in overhead.py. The phases are the training loop's: the
+forward pass (with the forward observers of a probed step), backward (its hooks), the
+recorder's after_backward (the parameter passes and the per-layer tables), the optimizer
+step, after_step (update ratios and the probe's flush) and zero_grad. The sum of the
+phases' medians need not equal the median of the totals.
 """
 
 from __future__ import annotations
