@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from worker.stats.base import LayerTable, Probe, Vector, grads_or_zeros
 from worker.stats.kernels import squares_and_abs_at
-from worker.stats.norms import float32_blocks, l2_and_l1, norms
+from worker.stats.norms import float32_blocks, l2_and_l1, sums_of_squares
 
 
 @dataclass
@@ -43,6 +43,10 @@ def _read(table: LayerTable) -> ParamSums:
             n, m = len(grads), len(bias_grads)
             return ParamSums(squares[:n], l1[:n], squares[n : n + m], squares[n + m :])
     l2, l1 = l2_and_l1(grads_or_zeros(w.tensors), w.host)
-    bias = norms(grads_or_zeros(b.tensors), host=b.host)
-    weights = norms(w.tensors if w.host else [p.detach() for p in w.tensors], host=w.host)
-    return ParamSums(l2 * l2, l1, bias * bias, weights * weights)
+    weights = w.tensors if w.host else [p.detach() for p in w.tensors]
+    return ParamSums(
+        l2 * l2,
+        l1,
+        sums_of_squares(grads_or_zeros(b.tensors), host=b.host),
+        sums_of_squares(weights, host=w.host),
+    )
