@@ -4,9 +4,10 @@ A 50-layer sigmoid net has gradients of 1e-30 whose float32 squares underflow to
 plain float32 norm reports 0. On the CPU a float32 tensor's norms are one compiled pass over
 its own memory that sums in float64 (worker.stats.kernels: nothing can underflow there); a
 group of contiguous ones (a layer table's weights, their gradients) is read in one call, by
-address, since making a NumPy view of each tensor costs more than reading a small one. A
-float64 tensor's are BLAS's `nrm2`, which is specified to avoid underflow and overflow
-(checked once at import), and `asum`. On an accelerator every tensor is rescaled by the
+address, since making a NumPy view of each tensor costs more than reading a small one; a
+large group is split between torch's own threads (worker.stats.team). A float64 tensor's
+are BLAS's `nrm2`, which is specified to avoid underflow and overflow (checked once at
+import), and `asum`. On an accelerator every tensor is rescaled by the
 power of two nearest its largest element, on the device: no host sync. float64 tensors off
 the CPU, and L1 norms (no squares), are computed directly.
 """
@@ -22,12 +23,8 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-from worker.stats.kernels import (
-    squares_and_abs,
-    squares_and_abs_at,
-    sum_squares,
-    two_sums_squares_at,
-)
+from worker.stats.kernels import squares_and_abs, sum_squares, two_sums_squares_at
+from worker.stats.team import squares_and_abs_at
 
 Vector = Tensor | np.ndarray  # float64 per-layer values: host NumPy, or a device tensor
 

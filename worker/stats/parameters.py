@@ -6,7 +6,7 @@ before the update (weight_norm, and update_ratio, which divides by it).
 They are kept per tensor as sums, not norms: a layer's norm is the root of its tensors'
 summed squares, so a root taken per tensor would only be squared again. On the host paths,
 where every parameter is a contiguous float32 CPU tensor, the four are one compiled call
-over all their memory (worker.stats.kernels.squares_and_abs_at).
+over all their memory (worker.stats.team.squares_and_abs_at, on torch's threads).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.stats.base import LayerTable, Probe, Vector, grads_or_zeros
-from worker.stats.kernels import squares_and_abs_at
 from worker.stats.norms import float32_blocks, l2_and_l1, sums_of_squares
+from worker.stats.team import squares_and_abs_at
 
 
 @dataclass
@@ -39,9 +39,9 @@ def _read(table: LayerTable) -> ParamSums:
         bias_grads = [p.grad for p in b.tensors]
         blocks = float32_blocks([*grads, *bias_grads, *w.tensors])
         if blocks is not None:
-            squares, l1 = squares_and_abs_at(*blocks, len(grads))
+            squares, totals = squares_and_abs_at(*blocks, len(grads))
             n, m = len(grads), len(bias_grads)
-            return ParamSums(squares[:n], l1[:n], squares[n : n + m], squares[n + m :])
+            return ParamSums(squares[:n], totals[:n], squares[n : n + m], squares[n + m :])
     l2, l1 = l2_and_l1(grads_or_zeros(w.tensors), w.host)
     weights = w.tensors if w.host else [p.detach() for p in w.tensors]
     return ParamSums(
