@@ -77,23 +77,30 @@ def squares_and_abs(a: np.ndarray) -> tuple[float, float]:
     return squares, total
 
 
-@intrinsic
-def _float32_at(typingctx, address):  # type: ignore[no-untyped-def]
-    """The float32 pointer at an integer address (a tensor's data_ptr())."""
-    if not isinstance(address, types.Integer):
-        return None
-    signature = types.CPointer(types.float32)(address)
+def pointer_to(kind: types.Type):  # type: ignore[no-untyped-def]
+    """An intrinsic: the `kind` pointer at an integer address (e.g. a tensor's data_ptr())."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+    @intrinsic
+    def at(typingctx, address):  # type: ignore[no-untyped-def]
+        if not isinstance(address, types.Integer):
+            return None
+        signature = types.CPointer(kind)(address)
 
-    return signature, codegen
+        def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+            return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+        return signature, codegen
+
+    return at
+
+
+_float32_at = pointer_to(types.float32)
 
 
 @_compile(["f8(i8, i8)"])
 def sum_squares_at(address: int, size: int) -> float:
     """sum_squares of the `size` float32 values at `address`."""
-    return sum_squares(numba.carray(_float32_at(address), (size,)))  # type: ignore[call-arg]
+    return sum_squares(numba.carray(_float32_at(address), (size,)))
 
 
 @_compile(["UniTuple(f8, 2)(i8, i8, i8, i8)"])
@@ -114,7 +121,7 @@ def squares_and_abs_at(
     squares = np.empty(addresses.shape[0])
     totals = np.zeros(addresses.shape[0])
     for k in range(addresses.shape[0]):
-        block = numba.carray(_float32_at(addresses[k]), (sizes[k],))  # type: ignore[call-arg]
+        block = numba.carray(_float32_at(addresses[k]), (sizes[k],))
         if k < n_abs:
             squares[k], totals[k] = squares_and_abs(block)
         else:
@@ -160,7 +167,7 @@ def relu_sums_at(
     address: int, rows: int, columns: int
 ) -> tuple[float, float, float, float, float, float, int]:
     """relu_sums of a contiguous float32 (rows x columns) block at `address`."""
-    return relu_sums(numba.carray(_float32_at(address), (rows, columns)))  # type: ignore[call-arg]
+    return relu_sums(numba.carray(_float32_at(address), (rows, columns)))
 
 
 @_compile(["i8(f4[:, ::1], f8, b1)", "i8(f8[:, ::1], f8, b1)"])

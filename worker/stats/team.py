@@ -24,31 +24,14 @@ import numba
 import numpy as np
 import torch
 from numba.core import types
-from numba.extending import intrinsic
 
 from worker.stats import kernels
 
 MIN_VALUES = 1 << 19  # smaller groups (2 MB) are not worth waking the team for (~12 us)
 
 
-def _pointer_to(kind: types.Type):  # type: ignore[no-untyped-def]
-    @intrinsic
-    def at(typingctx, address):  # type: ignore[no-untyped-def]
-        """The `kind` pointer at an integer address."""
-        if not isinstance(address, types.Integer):
-            return None
-        signature = types.CPointer(kind)(address)
-
-        def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-            return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
-
-        return signature, codegen
-
-    return at
-
-
-_int64_at = _pointer_to(types.int64)
-_float64_at = _pointer_to(types.float64)
+_int64_at = kernels.pointer_to(types.int64)
+_float64_at = kernels.pointer_to(types.float64)
 
 
 def _openmp() -> ctypes.CDLL | None:
@@ -94,7 +77,7 @@ def _build(lib: ctypes.CDLL):  # type: ignore[no-untyped-def]
         me, team = thread_num(), num_threads()
         for k in range(n):
             lo, hi = sizes[k] * me // team, sizes[k] * (me + 1) // team
-            block = numba.carray(kernels._float32_at(addresses[k] + 4 * lo), (hi - lo,))  # type: ignore[call-arg]
+            block = numba.carray(kernels._float32_at(addresses[k] + 4 * lo), (hi - lo,))
             if k < n_abs:
                 out[me * n + k], out[(args[4] + me) * n + k] = kernels.squares_and_abs(block)
             else:
