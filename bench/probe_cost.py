@@ -1,7 +1,7 @@
 """What one probe costs, phase by phase: gradprobe's recorder on a model with probes at every
 other step, each probed step's phase times against the mean of its two unprobed neighbours'.
 
-    python bench/probe_cost.py [--models mlp20,lstm] [--steps 1600] [--json out.json]
+    python bench/probe_cost.py [--models mlp20,lstm] [--steps 1600] [--every 2] [--json out.json]
 
 overhead.py answers "how much slower is training"; this answers "where does a probe's time
 go": neighbouring steps run within ~20 ms of each other, so the VM's drift between fast and
@@ -12,6 +12,12 @@ forward pass (with the forward observers of a probed step), backward (its hooks)
 recorder's after_backward (the parameter passes and the per-layer tables), the optimizer
 step, after_step (update ratios and the probe's flush) and zero_grad. The sum of the
 phases' medians need not equal the median of the totals.
+
+--every N (N >= 4) spaces the probes as a run at probe.every N does, and takes each probe
+against the two steps before it instead, so that the two steps after it can be measured
+too: what a probe leaves behind (the step after a probe runs slower, its caches swept by
+the probe) is part of what training at every=N pays, and the neighbours of --every 2 hide
+it (it lands in the reference step).
 """
 
 from __future__ import annotations
@@ -32,11 +38,11 @@ from worker.run import attach, frozen_heap
 PHASES = ("forward", "backward", "after_backward", "optimizer", "after_step", "zero_grad")
 
 
-def phase_times(s: Setup, steps: int) -> list[list[float]]:
-    """Seconds per phase for each step of one run probed at every even step."""
+def phase_times(s: Setup, steps: int, every: int = 2) -> list[list[float]]:
+    """Seconds per phase for each step of one run probed at every `every`-th step."""
     probe = s.spec.probe.model_copy(update={"every": 1, "activations": True})
     opt = torch.optim.SGD(s.model.parameters(), lr=0.01, momentum=0.9)
-    recorder = Recorder(s.model, attach(s.run, probe), list(range(0, steps, 2)), s.kind)
+    recorder = Recorder(s.model, attach(s.run, probe), list(range(0, steps, every)), s.kind)
     recorder.start(opt, False)
     clock = time.perf_counter
     times = []
@@ -60,18 +66,27 @@ def phase_times(s: Setup, steps: int) -> list[list[float]]:
     return times
 
 
-def probe_cost(times: list[list[float]]) -> dict[str, float]:
-    """Median extra milliseconds per phase of a probed (even) step over its neighbours."""
+def probe_cost(times: list[list[float]], every: int = 2) -> dict[str, float]:
+    """Median extra milliseconds per phase of a probed step over its reference: the mean of
+    its two neighbours (every 2), or of the two steps before it (every >= 4), which also
+    gives the extra of the two steps after it ("next_1", "next_2", totals)."""
     row: dict[str, float] = {}
     columns = [*PHASES, "total"]
     with_total = [[*t, sum(t)] for t in times]
+    before = (-1, 1) if every == 2 else (-2, -1)
+    probed = range(every, len(times) - 2, every)
+
+    def extra(offset: int, i: int) -> float:
+        return statistics.median(
+            with_total[k + offset][i] - sum(with_total[k + j][i] for j in before) / 2
+            for k in probed
+        )
+
     for i, name in enumerate(columns):
-        extra = [
-            with_total[k][i] - (with_total[k - 1][i] + with_total[k + 1][i]) / 2
-            for k in range(2, len(times) - 1, 2)
-        ]
-        row[name] = statistics.median(extra) * 1e3
-    row["bare_total"] = statistics.median(t[-1] for t in with_total[1::2]) * 1e3
+        row[name] = extra(0, i) * 1e3
+    if every > 2:
+        row["next_1"], row["next_2"] = (extra(j, len(PHASES)) * 1e3 for j in (1, 2))
+    row["bare_total"] = statistics.median(with_total[k + before[1]][-1] for k in probed) * 1e3
     return row
 
 
@@ -79,18 +94,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="mlp20")
     parser.add_argument("--steps", type=int, default=1600)
+    parser.add_argument("--every", type=int, default=2, help="steps between probes: 2, or 4+")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.every not in (2,) and args.every < 4:
+        parser.error("--every is 2, or 4 and more (the reference is the two steps before a probe)")
     results = {}
     for name in args.models.split(","):
         s = Setup(MODELS[name], torch.device("cpu"))
         with frozen_heap():
             phase_times(s, 20)  # compiled paths and first allocations, untimed
-            results[name] = probe_cost(phase_times(s, args.steps))
+            results[name] = probe_cost(phase_times(s, args.steps, args.every), args.every)
         row = results[name]
         parts = "  ".join(f"{p} +{row[p]:.3f}" for p in PHASES)
         bare, total = row["bare_total"], row["total"]
-        print(f"{name}: bare step {bare:.2f} ms, probe +{total:.3f} ms ({parts})")
+        after = ""
+        if "next_1" in row:
+            after = f"; the next two steps +{row['next_1']:.3f}, +{row['next_2']:.3f} ms"
+        print(f"{name}: bare step {bare:.2f} ms, probe +{total:.3f} ms ({parts}){after}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
