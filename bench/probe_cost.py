@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=2, help="steps between probes: 2, or 4+")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    if args.every not in (2,) and args.every < 4:
+    if args.every != 2 and args.every < 4:
         parser.error("--every is 2, or 4 and more (the reference is the two steps before a probe)")
     results = {}
     for name in args.models.split(","):
