@@ -92,13 +92,16 @@ class Recorder:
         self.optimizer: torch.optim.Optimizer | None = None
         self.loss_scaling = False
         self.stop = False
-        self._arm(0)
+        self.probed_step = -1  # the step armed for a probe (-1: none); int compares are cheapest
+        if 0 in self.schedule:
+            self._arm(0)
 
     def _arm(self, step: int) -> None:
-        if step in self.schedule:
-            self.probe = Probe(step, self.relu_inputs, self.relu_of)
-            if any(self.observers):
-                self.model.observer = self._observe
+        """Make ready to probe `step` (a step of the schedule)."""
+        self.probed_step = step
+        self.probe = Probe(step, self.relu_inputs, self.relu_of)
+        if any(self.observers):
+            self.model.observer = self._observe
 
     def _observe(self, outs: list[Tensor]) -> None:
         """Every node's output at the end of the forward pass, in one tight loop (between
@@ -125,7 +128,7 @@ class Recorder:
         # in host memory the value itself, read at once (as cheap as keeping the tensor, and
         # a dozen tensors read later, after a training step has swept the caches, cost more)
         self.pending_losses.append(float(loss.numpy()) if self.losses_on_host else loss)
-        if self.probe is None or self.probe.step != step:
+        if step != self.probed_step or self.probe is None:
             return
         self.model.observer = None
         self.ctx = StepContext(
@@ -137,15 +140,18 @@ class Recorder:
 
     # -- hook point 2: after the optimizer step ----------------------------------------
     def after_step(self, step: int, updated: bool) -> None:
-        if self.probe is not None and self.probe.step == step and self.ctx is not None:
-            with np.errstate(all="ignore"):  # a diverged run's inf/nan are values
-                for s in self.step_stats:
-                    s.after_step(self.probe, self.ctx, updated)
-            self._flush(self.probe)
+        if step == self.probed_step:
+            if self.probe is not None and self.ctx is not None:
+                with np.errstate(all="ignore"):  # a diverged run's inf/nan are values
+                    for s in self.step_stats:
+                        s.after_step(self.probe, self.ctx, updated)
+                self._flush(self.probe)
             self.probe = self.ctx = None
+            self.probed_step = -1
         elif len(self.pending_losses) >= self.max_pending:  # probes far apart: bound the list
             self._check_losses(self._pending([])[1])
-        self._arm(step + 1)
+        if step + 1 in self.schedule:
+            self._arm(step + 1)
 
     def should_stop(self) -> bool:
         return self.stop or (self.should_cancel is not None and self.should_cancel())
