@@ -7,7 +7,8 @@ loop on the same model and batches, measured interleaved in one process.
 For each model, rounds alternate: a block of bare steps, a block with the default probe at
 every=10, a block at every=1 (activation statistics on). Every block of a round starts from
 the same weights and the same batches (restored before each block, outside the timing), with
-a fresh optimizer, and the order of the blocks rotates from round to round. Each block's mean
+a fresh optimizer, and the order of the blocks rotates from round to round (reversed in
+every other cycle, so that no column always follows the same one). Each block's mean
 step time is divided by the bare block's of the same round; the table reports the median
 ratio over rounds and, in brackets, its quartiles. A second bare column ("bare again", the
 same loop as a column of its own) is the run's own control: its median ratio should be 1.00,
@@ -375,7 +376,7 @@ def measure(
                 # steps that follow the other columns' updates, and no column always runs
                 # first or last.
                 start = s.snapshot()
-                for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
+                for key in block_order(keys, i):
                     s.restore(start)
                     times[key].append(runners[key](block))
     finally:
@@ -395,6 +396,15 @@ def measure(
         if notes:
             row["notes"] = notes
     return row
+
+
+def block_order(keys: list[str], i: int) -> list[str]:
+    """Round i's order of the columns: rotated by i, and reversed in every other cycle of
+    rotations, so that no column always runs first or last, nor always right after the same
+    column (what a block leaves behind, e.g. the every=1 column's caches and allocations,
+    would otherwise always land on the same neighbour)."""
+    order = keys[i % len(keys) :] + keys[: i % len(keys)]
+    return order[::-1] if (i // len(keys)) % 2 else order
 
 
 def quartiles(values: list[float]) -> list[float]:
